@@ -1,0 +1,58 @@
+/* config.def.h - compile-time configuration of sandbox.
+ *
+ * Copy to config.h (the Makefile does it when config.h is missing) and edit
+ * config.h; config.def.h holds the defaults. Every knob is guarded, so a
+ * build can also override one with -DNAME=value.
+ */
+
+/* Where runtime state lives: one directory per container (state.json, lock,
+ * exec fifo). A tmpfs, so that a reboot forgets containers. --root overrides. */
+#ifndef SB_STATE_DIR
+#define SB_STATE_DIR "/run/sandbox"
+#endif
+
+/* Where images and layers are kept. --store overrides. */
+#ifndef SB_STORE_DIR
+#define SB_STORE_DIR "/var/lib/sandbox"
+#endif
+
+/* The cgroup of a container whose config.json has no linux.cgroupsPath:
+ * this parent, from the root of each hierarchy, then the container id.
+ * Absolute on purpose: on cgroup v2 a process's own cgroup may hold
+ * processes, and controllers cannot be enabled below such a cgroup. */
+#ifndef SB_CGROUP_PARENT
+#define SB_CGROUP_PARENT "/sandbox"
+#endif
+
+/* PATH used to find the container's program when its env has no PATH. */
+#ifndef SB_DEFAULT_PATH
+#define SB_DEFAULT_PATH "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+#endif
+
+/* Largest config.json accepted, and deepest JSON nesting. */
+#ifndef SB_CONFIG_MAX
+#define SB_CONFIG_MAX (4 << 20)
+#endif
+#ifndef SB_JSON_MAX_DEPTH
+#define SB_JSON_MAX_DEPTH 64
+#endif
+
+/* How long the runtime waits, after the container's PID 1 is gone, for the
+ * rest of its cgroup to die before it reports the cgroup as busy. */
+#ifndef SB_CGROUP_DRAIN_MS
+#define SB_CGROUP_DRAIN_MS 2000
+#endif
+
+/* Default umask of the container process when config.json sets none
+ * (runc and crun use the same). */
+#ifndef SB_DEFAULT_UMASK
+#define SB_DEFAULT_UMASK 022
+#endif
+
+/* Optional features: 0 leaves the code out of the binary. */
+#ifndef SB_WITH_TLS
+#define SB_WITH_TLS 1 /* HTTPS registry client (BearSSL) */
+#endif
+#ifndef SB_WITH_SECCOMP
+#define SB_WITH_SECCOMP 1 /* linux.seccomp and the default profile */
+#endif

@@ -1,0 +1,5020 @@
+/* sandbox.c - a container runtime for small devices.
+ *
+ * One file, static, musl + BearSSL: OCI runtime (namespaces, cgroups,
+ * mounts) and, in later sections, the image store and registry client.
+ * Usage is in README.md; the embeddable API in sandbox.h.
+ *
+ * Map: the sections, in dependency order (grep -n '^/\* ===' sandbox.c).
+ *   util     errors, arena, growable buffer, files
+ *   json     parser (a tree in an arena) and writer
+ *   config   OCI config.json into struct sb_config, validated
+ *   mnt      paths resolved inside the rootfs, mounts, devices, pivot_root
+ *   cg       cgroup v2, with v1 where v2 lacks a controller
+ *   proc     the container process: rlimits, user, capabilities, fds, exec
+ *   state    the state directory of each container, state.json
+ *   spawn    namespaces, the stages of a start, PID 1 duties (--init)
+ *   cli      commands, options, main
+ *
+ * Processes (spawn): the runtime R forks a helper C, which joins the
+ * cgroup, enters or makes the namespaces and forks I, PID 1 in the new PID
+ * namespace. I prepares the rootfs and execs the user's program (or, with
+ * --init, forks it and reaps). R is a child subreaper, so I becomes its
+ * child when C exits; R forwards signals to I and reports I's status.
+ */
+#include <ctype.h>
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <limits.h>
+#include <net/if.h>
+#include <poll.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mount.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/statfs.h>
+#include <sys/syscall.h>
+#include <sys/sysmacros.h>
+#include <sys/types.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <linux/bpf.h>
+
+#include "config.h"
+#include "sandbox.h"
+
+#define LEN(a) (sizeof(a) / sizeof((a)[0]))
+
+/* ============================================================ util === */
+
+static char err_buf[1024];
+static int sb_debug;
+static int sb_exit_hint = 125; /* run's status when a start failed */
+
+const char *sb_error(void)
+{
+	return err_buf;
+}
+
+static int err_vset(int errnum, const char *fmt, va_list ap)
+{
+	char tmp[sizeof err_buf];
+	int n;
+
+	/* fmt may name err_buf itself (err_ctx), so format into a copy */
+	n = vsnprintf(tmp, sizeof tmp, fmt, ap);
+	if (n < 0)
+		n = 0;
+	if (errnum && (size_t)n < sizeof tmp)
+		snprintf(tmp + n, sizeof tmp - n, ": %s", strerror(errnum));
+	memcpy(err_buf, tmp, sizeof err_buf);
+	return -1;
+}
+
+/* Sets the message; returns -1 so that `return err_set(...)` reads well. */
+static int err_set(const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	err_vset(0, fmt, ap);
+	va_end(ap);
+	return -1;
+}
+
+/* Like err_set, then ": " and the text of errno. errno is kept. */
+static int err_sys(const char *fmt, ...)
+{
+	va_list ap;
+	int e = errno;
+
+	va_start(ap, fmt);
+	err_vset(e, fmt, ap);
+	va_end(ap);
+	errno = e;
+	return -1;
+}
+
+/* Puts context in front of the current message: "layer 2: " + message. */
+static int err_ctx(const char *fmt, ...)
+{
+	char old[sizeof err_buf], pre[256];
+	va_list ap;
+
+	memcpy(old, err_buf, sizeof old);
+	va_start(ap, fmt);
+	vsnprintf(pre, sizeof pre, fmt, ap);
+	va_end(ap);
+	return err_set("%s: %s", pre, old);
+}
+
+static void dbg(const char *fmt, ...)
+{
+	va_list ap;
+
+	if (!sb_debug)
+		return;
+	va_start(ap, fmt);
+	fputs("sandbox: debug: ", stderr);
+	vfprintf(stderr, fmt, ap);
+	fputc('\n', stderr);
+	va_end(ap);
+}
+
+/* An arena: many small allocations freed at once (a parsed config). */
+struct arena_blk {
+	struct arena_blk *next;
+	size_t used, size;
+	max_align_t data[];
+};
+
+struct arena {
+	struct arena_blk *head;
+};
+
+static void *arena_alloc(struct arena *a, size_t n)
+{
+	struct arena_blk *b = a->head;
+	size_t al = sizeof(max_align_t);
+	void *p;
+
+	n = (n + al - 1) / al * al;
+	if (!b || b->size - b->used < n) {
+		size_t sz = n > 16384 ? n : 16384;
+
+		b = malloc(sizeof *b + sz);
+		if (!b) {
+			err_set("out of memory");
+			return NULL;
+		}
+		b->size = sz;
+		b->used = 0;
+		b->next = a->head;
+		a->head = b;
+	}
+	p = (char *)b->data + b->used;
+	b->used += n;
+	memset(p, 0, n);
+	return p;
+}
+
+static char *arena_strndup(struct arena *a, const char *s, size_t n)
+{
+	char *p = arena_alloc(a, n + 1);
+
+	if (p) {
+		memcpy(p, s, n);
+		p[n] = 0;
+	}
+	return p;
+}
+
+static char *arena_strdup(struct arena *a, const char *s)
+{
+	return arena_strndup(a, s, strlen(s));
+}
+
+static void arena_free(struct arena *a)
+{
+	struct arena_blk *b, *next;
+
+	for (b = a->head; b; b = next) {
+		next = b->next;
+		free(b);
+	}
+	a->head = NULL;
+}
+
+/* A growable byte buffer. Allocation failure is sticky in `oom` and
+ * checked once at the end, which keeps the writers short. */
+struct buf {
+	char *p;
+	size_t len, cap;
+	int oom;
+};
+
+static int buf_grow(struct buf *b, size_t n)
+{
+	size_t cap;
+	char *p;
+
+	if (b->oom)
+		return -1;
+	if (b->cap - b->len > n)
+		return 0;
+	cap = b->cap ? b->cap : 256;
+	while (cap - b->len <= n)
+		cap *= 2;
+	p = realloc(b->p, cap);
+	if (!p) {
+		b->oom = 1;
+		return -1;
+	}
+	b->p = p;
+	b->cap = cap;
+	return 0;
+}
+
+static void buf_put(struct buf *b, const void *s, size_t n)
+{
+	if (buf_grow(b, n) < 0)
+		return;
+	memcpy(b->p + b->len, s, n);
+	b->len += n;
+	b->p[b->len] = 0;
+}
+
+static void buf_puts(struct buf *b, const char *s)
+{
+	buf_put(b, s, strlen(s));
+}
+
+static void buf_printf(struct buf *b, const char *fmt, ...)
+{
+	va_list ap;
+	int n;
+
+	va_start(ap, fmt);
+	n = vsnprintf(NULL, 0, fmt, ap);
+	va_end(ap);
+	if (n < 0 || buf_grow(b, (size_t)n) < 0)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(b->p + b->len, (size_t)n + 1, fmt, ap);
+	va_end(ap);
+	b->len += (size_t)n;
+}
+
+static void buf_free(struct buf *b)
+{
+	free(b->p);
+	memset(b, 0, sizeof *b);
+}
+
+static int write_all(int fd, const void *p, size_t n)
+{
+	const char *s = p;
+
+	while (n) {
+		ssize_t w = write(fd, s, n);
+
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w < 0)
+			return -1;
+		s += w;
+		n -= (size_t)w;
+	}
+	return 0;
+}
+
+/* Writes s to an existing file (cgroup, proc and sysfs files), in one
+ * write(2): those files take one value per call. */
+static int write_file_at(int dirfd, const char *path, const char *s)
+{
+	int fd = openat(dirfd, path, O_WRONLY | O_CLOEXEC | O_NOCTTY);
+	size_t n = strlen(s);
+	ssize_t w;
+
+	if (fd < 0)
+		return err_sys("open %s", path);
+	w = write(fd, s, n);
+	if (w < 0 || (size_t)w != n) {
+		if (w >= 0)
+			errno = EIO;
+		err_sys("write %s", path);
+		close(fd);
+		return -1;
+	}
+	close(fd);
+	return 0;
+}
+
+static int write_file(const char *path, const char *s)
+{
+	return write_file_at(AT_FDCWD, path, s);
+}
+
+/* Reads a whole small file into a malloc'd NUL-terminated string. */
+static char *read_file_at(int dirfd, const char *path, size_t max, size_t *lenp)
+{
+	int fd = openat(dirfd, path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+	struct buf b = {0};
+	char tmp[4096];
+	ssize_t r;
+
+	if (fd < 0) {
+		err_sys("open %s", path);
+		return NULL;
+	}
+	buf_put(&b, "", 0);
+	while ((r = read(fd, tmp, sizeof tmp)) != 0) {
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0) {
+			err_sys("read %s", path);
+			goto fail;
+		}
+		if (b.len + (size_t)r > max) {
+			err_set("%s: larger than %zu bytes", path, max);
+			goto fail;
+		}
+		buf_put(&b, tmp, (size_t)r);
+	}
+	if (b.oom) {
+		err_set("%s: out of memory", path);
+		goto fail;
+	}
+	close(fd);
+	if (lenp)
+		*lenp = b.len;
+	return b.p;
+fail:
+	close(fd);
+	buf_free(&b);
+	return NULL;
+}
+
+static char *read_file(const char *path, size_t max, size_t *lenp)
+{
+	return read_file_at(AT_FDCWD, path, max, lenp);
+}
+
+/* mkdir -p; existing directories are fine. */
+static int mkdir_p(const char *path, mode_t mode)
+{
+	char tmp[PATH_MAX], *p;
+
+	if (strlen(path) >= sizeof tmp)
+		return err_set("%s: path too long", path);
+	strcpy(tmp, path);
+	for (p = tmp + 1; *p; p++) {
+		if (*p != '/')
+			continue;
+		*p = 0;
+		if (mkdir(tmp, mode) < 0 && errno != EEXIST)
+			return err_sys("mkdir %s", tmp);
+		*p = '/';
+	}
+	if (mkdir(tmp, mode) < 0 && errno != EEXIST)
+		return err_sys("mkdir %s", tmp);
+	return 0;
+}
+
+/* snprintf for paths: one that does not fit is an error, never cut short. */
+static int pathf(char *buf, size_t n, const char *fmt, ...)
+{
+	va_list ap;
+	int r;
+
+	va_start(ap, fmt);
+	r = vsnprintf(buf, n, fmt, ap);
+	va_end(ap);
+	if (r < 0 || (size_t)r >= n) {
+		errno = ENAMETOOLONG;
+		return err_set("path too long: %.80s...", buf);
+	}
+	return 0;
+}
+
+/* Parses a whole decimal number in [min, max]. */
+static int parse_ll(const char *s, long long min, long long max, long long *out)
+{
+	char *end;
+	long long v;
+
+	if (!*s || isspace((unsigned char)*s))
+		return -1;
+	errno = 0;
+	v = strtoll(s, &end, 10);
+	if (errno || *end || v < min || v > max)
+		return -1;
+	*out = v;
+	return 0;
+}
+
+static int64_t now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void sleep_ms(int ms)
+{
+	struct timespec ts = { ms / 1000, (long)(ms % 1000) * 1000000 };
+
+	while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
+		;
+}
+
+/* ============================================================ json === */
+
+/* A JSON document is parsed into a tree of struct json in an arena.
+ * Strict RFC 8259: UTF-8 validated, no duplicate keys (a document that
+ * says two things is refused rather than guessed at), nesting bounded.
+ * Numbers stay integers: the magnitude in `u` with a sign, when they have
+ * no fraction or exponent and fit 64 bits; otherwise only their text. */
+enum json_type {
+	JSON_NULL, JSON_FALSE, JSON_TRUE, JSON_NUMBER, JSON_STRING,
+	JSON_ARRAY, JSON_OBJECT
+};
+
+struct json {
+	enum json_type type;
+	const char *key;            /* member name, inside an object */
+	const char *str;            /* string value, or a number's text */
+	size_t len;                 /* of str */
+	uint64_t u;                 /* number: magnitude */
+	int neg, isint;             /* number: sign, integral and in range */
+	struct json *child, *next;
+	size_t n;                   /* elements or members */
+};
+
+struct json_parser {
+	const char *s, *p, *end;
+	struct arena *a;
+	int depth;
+};
+
+static struct json *json_value(struct json_parser *jp);
+
+static void *json_fail(struct json_parser *jp, const char *what)
+{
+	const char *q;
+	int line = 1, col = 1;
+
+	for (q = jp->s; q < jp->p && q < jp->end; q++) {
+		if (*q == '\n') {
+			line++;
+			col = 1;
+		} else {
+			col++;
+		}
+	}
+	err_set("json: line %d column %d: %s", line, col, what);
+	return NULL;
+}
+
+static void json_ws(struct json_parser *jp)
+{
+	while (jp->p < jp->end && (*jp->p == ' ' || *jp->p == '\t' ||
+	    *jp->p == '\n' || *jp->p == '\r'))
+		jp->p++;
+}
+
+static int hexval(int c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+static long json_hex4(struct json_parser *jp)
+{
+	long v = 0;
+	int i, h;
+
+	if (jp->end - jp->p < 4)
+		return -1;
+	for (i = 0; i < 4; i++) {
+		if ((h = hexval((unsigned char)jp->p[i])) < 0)
+			return -1;
+		v = v * 16 + h;
+	}
+	jp->p += 4;
+	return v;
+}
+
+static size_t utf8_put(char *o, unsigned long c)
+{
+	if (c < 0x80) {
+		o[0] = (char)c;
+		return 1;
+	}
+	if (c < 0x800) {
+		o[0] = (char)(0xc0 | c >> 6);
+		o[1] = (char)(0x80 | (c & 0x3f));
+		return 2;
+	}
+	if (c < 0x10000) {
+		o[0] = (char)(0xe0 | c >> 12);
+		o[1] = (char)(0x80 | (c >> 6 & 0x3f));
+		o[2] = (char)(0x80 | (c & 0x3f));
+		return 3;
+	}
+	o[0] = (char)(0xf0 | c >> 18);
+	o[1] = (char)(0x80 | (c >> 12 & 0x3f));
+	o[2] = (char)(0x80 | (c >> 6 & 0x3f));
+	o[3] = (char)(0x80 | (c & 0x3f));
+	return 4;
+}
+
+/* Length of the valid UTF-8 sequence at p (RFC 3629: no overlongs, no
+ * surrogates, nothing above U+10FFFF), or 0. */
+static size_t utf8_valid(const unsigned char *p, const unsigned char *end)
+{
+	size_t n, i;
+	unsigned long c;
+
+	if (p[0] < 0x80)
+		return 1;
+	if (p[0] >= 0xc2 && p[0] <= 0xdf)
+		n = 2, c = p[0] & 0x1f;
+	else if (p[0] >= 0xe0 && p[0] <= 0xef)
+		n = 3, c = p[0] & 0x0f;
+	else if (p[0] >= 0xf0 && p[0] <= 0xf4)
+		n = 4, c = p[0] & 0x07;
+	else
+		return 0;
+	if ((size_t)(end - p) < n)
+		return 0;
+	for (i = 1; i < n; i++) {
+		if ((p[i] & 0xc0) != 0x80)
+			return 0;
+		c = c << 6 | (p[i] & 0x3f);
+	}
+	if ((n == 3 && (c < 0x800 || (c >= 0xd800 && c <= 0xdfff))) ||
+	    (n == 4 && (c < 0x10000 || c > 0x10ffff)))
+		return 0;
+	return n;
+}
+
+static int json_escape(struct json_parser *jp, char *o, size_t *olen)
+{
+	long c, lo;
+	char e;
+
+	if (jp->p >= jp->end)
+		return -1;
+	e = *jp->p++;
+	switch (e) {
+	case '"': case '\\': case '/': o[(*olen)++] = e; return 0;
+	case 'b': o[(*olen)++] = '\b'; return 0;
+	case 'f': o[(*olen)++] = '\f'; return 0;
+	case 'n': o[(*olen)++] = '\n'; return 0;
+	case 'r': o[(*olen)++] = '\r'; return 0;
+	case 't': o[(*olen)++] = '\t'; return 0;
+	case 'u':
+		if ((c = json_hex4(jp)) < 0)
+			return -1;
+		if (c >= 0xdc00 && c <= 0xdfff)
+			return -1;
+		if (c >= 0xd800 && c <= 0xdbff) {
+			if (jp->end - jp->p < 2 || jp->p[0] != '\\' || jp->p[1] != 'u')
+				return -1;
+			jp->p += 2;
+			if ((lo = json_hex4(jp)) < 0xdc00 || lo > 0xdfff)
+				return -1;
+			c = 0x10000 + ((c - 0xd800) << 10) + (lo - 0xdc00);
+		}
+		*olen += utf8_put(o + *olen, (unsigned long)c);
+		return 0;
+	}
+	return -1;
+}
+
+/* Parses a string at jp->p (on the opening quote) into the arena. An
+ * escaped string never grows when decoded, so the raw length bounds it. */
+static char *json_string(struct json_parser *jp, size_t *lenp)
+{
+	const char *start = ++jp->p, *q;
+	size_t olen = 0, n;
+	char *o;
+
+	for (q = start; q < jp->end && *q != '"'; q++)
+		if (*q == '\\' && q + 1 < jp->end)
+			q++;
+	if (q >= jp->end)
+		return json_fail(jp, "unterminated string");
+	if (!(o = arena_alloc(jp->a, (size_t)(q - start) + 1)))
+		return NULL;
+	while (*jp->p != '"') {
+		unsigned char c = (unsigned char)*jp->p;
+
+		if (c < 0x20)
+			return json_fail(jp, "control character in string");
+		if (c == '\\') {
+			jp->p++;
+			if (json_escape(jp, o, &olen) < 0)
+				return json_fail(jp, "bad escape in string");
+			continue;
+		}
+		if (!(n = utf8_valid((const unsigned char *)jp->p,
+		    (const unsigned char *)jp->end)))
+			return json_fail(jp, "invalid UTF-8 in string");
+		memcpy(o + olen, jp->p, n);
+		olen += n;
+		jp->p += n;
+	}
+	jp->p++;
+	o[olen] = 0;
+	*lenp = olen;
+	return o;
+}
+
+static int json_number(struct json_parser *jp, struct json *v)
+{
+	const char *start = jp->p;
+	uint64_t u = 0;
+	int over = 0, frac = 0;
+
+	if (jp->p < jp->end && *jp->p == '-')
+		v->neg = 1, jp->p++;
+	if (jp->p >= jp->end || !isdigit((unsigned char)*jp->p))
+		return -1;
+	if (*jp->p == '0' && jp->p + 1 < jp->end && isdigit((unsigned char)jp->p[1]))
+		return -1;
+	while (jp->p < jp->end && isdigit((unsigned char)*jp->p)) {
+		unsigned d = (unsigned)(*jp->p++ - '0');
+
+		if (u > (UINT64_MAX - d) / 10)
+			over = 1;
+		u = u * 10 + d;
+	}
+	if (jp->p < jp->end && *jp->p == '.') {
+		frac = 1;
+		if (++jp->p >= jp->end || !isdigit((unsigned char)*jp->p))
+			return -1;
+		while (jp->p < jp->end && isdigit((unsigned char)*jp->p))
+			jp->p++;
+	}
+	if (jp->p < jp->end && (*jp->p == 'e' || *jp->p == 'E')) {
+		frac = 1;
+		jp->p++;
+		if (jp->p < jp->end && (*jp->p == '+' || *jp->p == '-'))
+			jp->p++;
+		if (jp->p >= jp->end || !isdigit((unsigned char)*jp->p))
+			return -1;
+		while (jp->p < jp->end && isdigit((unsigned char)*jp->p))
+			jp->p++;
+	}
+	v->type = JSON_NUMBER;
+	v->u = u;
+	v->isint = !over && !frac;
+	v->str = arena_strndup(jp->a, start, (size_t)(jp->p - start));
+	v->len = (size_t)(jp->p - start);
+	return v->str ? 0 : -1;
+}
+
+static int json_literal(struct json_parser *jp, const char *word)
+{
+	size_t n = strlen(word);
+
+	if ((size_t)(jp->end - jp->p) < n || memcmp(jp->p, word, n))
+		return -1;
+	jp->p += n;
+	return 0;
+}
+
+static struct json *json_member_find(const struct json *obj, const char *key,
+    size_t klen)
+{
+	struct json *m;
+
+	for (m = obj->child; m; m = m->next)
+		if (strlen(m->key) == klen && !memcmp(m->key, key, klen))
+			return m;
+	return NULL;
+}
+
+/* Members or elements of a container, after its opening bracket. */
+static int json_items(struct json_parser *jp, struct json *v, char close)
+{
+	struct json **tail = &v->child, *item;
+	const char *key = NULL;
+	size_t klen = 0;
+
+	json_ws(jp);
+	if (jp->p < jp->end && *jp->p == close) {
+		jp->p++;
+		return 0;
+	}
+	for (;;) {
+		if (close == '}') {
+			json_ws(jp);
+			if (jp->p >= jp->end || *jp->p != '"')
+				return json_fail(jp, "expected a member name"), -1;
+			if (!(key = json_string(jp, &klen)))
+				return -1;
+			if (strlen(key) != klen)
+				return json_fail(jp, "NUL in member name"), -1;
+			if (json_member_find(v, key, klen))
+				return json_fail(jp, "duplicate member name"), -1;
+			json_ws(jp);
+			if (jp->p >= jp->end || *jp->p++ != ':')
+				return json_fail(jp, "expected ':'"), -1;
+		}
+		if (!(item = json_value(jp)))
+			return -1;
+		item->key = key;
+		*tail = item;
+		tail = &item->next;
+		v->n++;
+		json_ws(jp);
+		if (jp->p < jp->end && *jp->p == ',') {
+			jp->p++;
+			continue;
+		}
+		if (jp->p < jp->end && *jp->p == close) {
+			jp->p++;
+			return 0;
+		}
+		return json_fail(jp, close == '}' ? "expected ',' or '}'" :
+		    "expected ',' or ']'"), -1;
+	}
+}
+
+static struct json *json_value(struct json_parser *jp)
+{
+	struct json *v;
+
+	json_ws(jp);
+	if (jp->p >= jp->end)
+		return json_fail(jp, "unexpected end of input");
+	if (!(v = arena_alloc(jp->a, sizeof *v)))
+		return NULL;
+	switch (*jp->p) {
+	case '{':
+	case '[':
+		if (++jp->depth > SB_JSON_MAX_DEPTH)
+			return json_fail(jp, "nested too deeply");
+		v->type = *jp->p == '{' ? JSON_OBJECT : JSON_ARRAY;
+		jp->p++;
+		if (json_items(jp, v, v->type == JSON_OBJECT ? '}' : ']') < 0)
+			return NULL;
+		jp->depth--;
+		return v;
+	case '"':
+		v->type = JSON_STRING;
+		return (v->str = json_string(jp, &v->len)) ? v : NULL;
+	case 't':
+		v->type = JSON_TRUE;
+		return json_literal(jp, "true") ? json_fail(jp, "bad literal") : v;
+	case 'f':
+		v->type = JSON_FALSE;
+		return json_literal(jp, "false") ? json_fail(jp, "bad literal") : v;
+	case 'n':
+		v->type = JSON_NULL;
+		return json_literal(jp, "null") ? json_fail(jp, "bad literal") : v;
+	}
+	if (json_number(jp, v) < 0)
+		return json_fail(jp, "unexpected character");
+	return v;
+}
+
+/* Parses a whole document; trailing non-space is an error. */
+static struct json *json_parse(struct arena *a, const char *text, size_t len)
+{
+	struct json_parser jp = { text, text, text + len, a, 0 };
+	struct json *v;
+
+	if (!(v = json_value(&jp)))
+		return NULL;
+	json_ws(&jp);
+	if (jp.p != jp.end)
+		return json_fail(&jp, "trailing characters after the value");
+	return v;
+}
+
+static struct json *json_get(const struct json *obj, const char *key)
+{
+	if (!obj || obj->type != JSON_OBJECT)
+		return NULL;
+	return json_member_find(obj, key, strlen(key));
+}
+
+/* JSON string output: quotes, backslashes and control characters escaped;
+ * other bytes (UTF-8) as they are. */
+static void json_put_str(struct buf *b, const char *s)
+{
+	static const char hex[] = "0123456789abcdef";
+
+	buf_put(b, "\"", 1);
+	for (; *s; s++) {
+		unsigned char c = (unsigned char)*s;
+
+		if (c == '"' || c == '\\') {
+			char e[2] = { '\\', (char)c };
+
+			buf_put(b, e, 2);
+		} else if (c < 0x20) {
+			char e[6] = { '\\', 'u', '0', '0', hex[c >> 4], hex[c & 15] };
+
+			buf_put(b, e, 6);
+		} else {
+			buf_put(b, s, 1);
+		}
+	}
+	buf_put(b, "\"", 1);
+}
+
+/* ========================================================== config === */
+
+/* config.json (OCI runtime-spec 1.2) into struct sb_config. Everything is
+ * checked here, before anything is created: a wrong type, an unknown
+ * capability or a limit this runtime cannot apply is an error naming its
+ * JSON path. Unknown members are ignored, as the spec requires; members the
+ * spec defines but sandbox does not implement are refused, never dropped. */
+
+static const char *const cap_names[] = {
+	"CAP_CHOWN", "CAP_DAC_OVERRIDE", "CAP_DAC_READ_SEARCH", "CAP_FOWNER",
+	"CAP_FSETID", "CAP_KILL", "CAP_SETGID", "CAP_SETUID", "CAP_SETPCAP",
+	"CAP_LINUX_IMMUTABLE", "CAP_NET_BIND_SERVICE", "CAP_NET_BROADCAST",
+	"CAP_NET_ADMIN", "CAP_NET_RAW", "CAP_IPC_LOCK", "CAP_IPC_OWNER",
+	"CAP_SYS_MODULE", "CAP_SYS_RAWIO", "CAP_SYS_CHROOT", "CAP_SYS_PTRACE",
+	"CAP_SYS_PACCT", "CAP_SYS_ADMIN", "CAP_SYS_BOOT", "CAP_SYS_NICE",
+	"CAP_SYS_RESOURCE", "CAP_SYS_TIME", "CAP_SYS_TTY_CONFIG", "CAP_MKNOD",
+	"CAP_LEASE", "CAP_AUDIT_WRITE", "CAP_AUDIT_CONTROL", "CAP_SETFCAP",
+	"CAP_MAC_OVERRIDE", "CAP_MAC_ADMIN", "CAP_SYSLOG", "CAP_WAKE_ALARM",
+	"CAP_BLOCK_SUSPEND", "CAP_AUDIT_READ", "CAP_PERFMON", "CAP_BPF",
+	"CAP_CHECKPOINT_RESTORE",
+};
+
+static const char *const capset_names[SB_CAP_SETS] = {
+	"bounding", "effective", "inheritable", "permitted", "ambient"
+};
+
+static const struct { const char *name; int res; } rlimit_names[] = {
+	{ "RLIMIT_CPU", RLIMIT_CPU }, { "RLIMIT_FSIZE", RLIMIT_FSIZE },
+	{ "RLIMIT_DATA", RLIMIT_DATA }, { "RLIMIT_STACK", RLIMIT_STACK },
+	{ "RLIMIT_CORE", RLIMIT_CORE }, { "RLIMIT_RSS", RLIMIT_RSS },
+	{ "RLIMIT_NPROC", RLIMIT_NPROC }, { "RLIMIT_NOFILE", RLIMIT_NOFILE },
+	{ "RLIMIT_MEMLOCK", RLIMIT_MEMLOCK }, { "RLIMIT_AS", RLIMIT_AS },
+	{ "RLIMIT_LOCKS", RLIMIT_LOCKS }, { "RLIMIT_SIGPENDING", RLIMIT_SIGPENDING },
+	{ "RLIMIT_MSGQUEUE", RLIMIT_MSGQUEUE }, { "RLIMIT_NICE", RLIMIT_NICE },
+	{ "RLIMIT_RTPRIO", RLIMIT_RTPRIO }, { "RLIMIT_RTTIME", RLIMIT_RTTIME },
+};
+
+/* The spec's namespace names, indexed by enum sb_ns, with their flags. */
+static const struct { const char *name; int flag; const char *proc; } ns_info[] = {
+	[SB_NS_PID] = { "pid", CLONE_NEWPID, "pid" },
+	[SB_NS_NET] = { "network", CLONE_NEWNET, "net" },
+	[SB_NS_MNT] = { "mount", CLONE_NEWNS, "mnt" },
+	[SB_NS_IPC] = { "ipc", CLONE_NEWIPC, "ipc" },
+	[SB_NS_UTS] = { "uts", CLONE_NEWUTS, "uts" },
+	[SB_NS_USER] = { "user", CLONE_NEWUSER, "user" },
+	[SB_NS_CGROUP] = { "cgroup", CLONE_NEWCGROUP, "cgroup" },
+	[SB_NS_TIME] = { "time", 0x80 /* CLONE_NEWTIME */, "time" },
+};
+
+#ifndef MS_NOSYMFOLLOW
+#define MS_NOSYMFOLLOW 256
+#endif
+#define MNT_ATTR_RDONLY 0x1
+#define MNT_ATTR_NOSUID 0x2
+#define MNT_ATTR_NODEV 0x4
+#define MNT_ATTR_NOEXEC 0x8
+#define MNT_ATTR_ATIME 0x70
+#define MNT_ATTR_RELATIME 0x0
+#define MNT_ATTR_NOATIME 0x10
+#define MNT_ATTR_STRICTATIME 0x20
+#define MNT_ATTR_NODIRATIME 0x80
+#define MNT_ATTR_NOSYMFOLLOW 0x200000
+
+enum { OPT_SET, OPT_CLEAR, OPT_PROP, OPT_RSET, OPT_RCLEAR };
+
+/* Mount options that are flags; any other option is passed to the
+ * filesystem as data (size=, mode=, newinstance, ...). */
+static const struct { const char *name; int kind; unsigned long flag; } mount_opts[] = {
+	{ "ro", OPT_SET, MS_RDONLY }, { "rw", OPT_CLEAR, MS_RDONLY },
+	{ "nosuid", OPT_SET, MS_NOSUID }, { "suid", OPT_CLEAR, MS_NOSUID },
+	{ "nodev", OPT_SET, MS_NODEV }, { "dev", OPT_CLEAR, MS_NODEV },
+	{ "noexec", OPT_SET, MS_NOEXEC }, { "exec", OPT_CLEAR, MS_NOEXEC },
+	{ "sync", OPT_SET, MS_SYNCHRONOUS }, { "async", OPT_CLEAR, MS_SYNCHRONOUS },
+	{ "dirsync", OPT_SET, MS_DIRSYNC }, { "remount", OPT_SET, MS_REMOUNT },
+	{ "mand", OPT_SET, MS_MANDLOCK }, { "nomand", OPT_CLEAR, MS_MANDLOCK },
+	{ "atime", OPT_CLEAR, MS_NOATIME }, { "noatime", OPT_SET, MS_NOATIME },
+	{ "diratime", OPT_CLEAR, MS_NODIRATIME }, { "nodiratime", OPT_SET, MS_NODIRATIME },
+	{ "relatime", OPT_SET, MS_RELATIME }, { "norelatime", OPT_CLEAR, MS_RELATIME },
+	{ "strictatime", OPT_SET, MS_STRICTATIME },
+	{ "nostrictatime", OPT_CLEAR, MS_STRICTATIME },
+	{ "lazytime", OPT_SET, MS_LAZYTIME }, { "nolazytime", OPT_CLEAR, MS_LAZYTIME },
+	{ "silent", OPT_SET, MS_SILENT }, { "loud", OPT_CLEAR, MS_SILENT },
+	{ "iversion", OPT_SET, MS_I_VERSION }, { "noiversion", OPT_CLEAR, MS_I_VERSION },
+	{ "nosymfollow", OPT_SET, MS_NOSYMFOLLOW }, { "symfollow", OPT_CLEAR, MS_NOSYMFOLLOW },
+	{ "bind", OPT_SET, MS_BIND }, { "rbind", OPT_SET, MS_BIND | MS_REC },
+	{ "private", OPT_PROP, MS_PRIVATE }, { "rprivate", OPT_PROP, MS_PRIVATE | MS_REC },
+	{ "shared", OPT_PROP, MS_SHARED }, { "rshared", OPT_PROP, MS_SHARED | MS_REC },
+	{ "slave", OPT_PROP, MS_SLAVE }, { "rslave", OPT_PROP, MS_SLAVE | MS_REC },
+	{ "unbindable", OPT_PROP, MS_UNBINDABLE },
+	{ "runbindable", OPT_PROP, MS_UNBINDABLE | MS_REC },
+	{ "rro", OPT_RSET, MNT_ATTR_RDONLY }, { "rrw", OPT_RCLEAR, MNT_ATTR_RDONLY },
+	{ "rnosuid", OPT_RSET, MNT_ATTR_NOSUID }, { "rsuid", OPT_RCLEAR, MNT_ATTR_NOSUID },
+	{ "rnodev", OPT_RSET, MNT_ATTR_NODEV }, { "rdev", OPT_RCLEAR, MNT_ATTR_NODEV },
+	{ "rnoexec", OPT_RSET, MNT_ATTR_NOEXEC }, { "rexec", OPT_RCLEAR, MNT_ATTR_NOEXEC },
+	{ "rnosymfollow", OPT_RSET, MNT_ATTR_NOSYMFOLLOW },
+	{ "rsymfollow", OPT_RCLEAR, MNT_ATTR_NOSYMFOLLOW },
+	{ "rnodiratime", OPT_RSET, MNT_ATTR_NODIRATIME },
+	{ "rdiratime", OPT_RCLEAR, MNT_ATTR_NODIRATIME },
+};
+
+static const struct { const char *name; const char *path; int kind; } hook_names[] = {
+	{ "prestart", "hooks.prestart", SB_HOOK_PRESTART },
+	{ "createRuntime", "hooks.createRuntime", SB_HOOK_CREATE_RUNTIME },
+	{ "createContainer", "hooks.createContainer", SB_HOOK_CREATE_CONTAINER },
+	{ "startContainer", "hooks.startContainer", SB_HOOK_START_CONTAINER },
+	{ "poststart", "hooks.poststart", SB_HOOK_POSTSTART },
+	{ "poststop", "hooks.poststop", SB_HOOK_POSTSTOP },
+};
+
+static int cap_from_name(const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < LEN(cap_names); i++)
+		if (!strcmp(cap_names[i], name))
+			return (int)i;
+	return -1;
+}
+
+static int cfg_want(const struct json *v, enum json_type t, const char *path)
+{
+	static const char *const names[] = {
+		"null", "a boolean", "a boolean", "a number", "a string",
+		"an array", "an object"
+	};
+
+	if (v->type == t || (t == JSON_TRUE && v->type == JSON_FALSE))
+		return 0;
+	return err_set("%s: expected %s", path, names[t]);
+}
+
+static const char *cfg_str(const struct json *v, const char *path)
+{
+	if (cfg_want(v, JSON_STRING, path) < 0)
+		return NULL;
+	if (strlen(v->str) != v->len) {
+		err_set("%s: string holds a NUL character", path);
+		return NULL;
+	}
+	return v->str;
+}
+
+static int cfg_bool(const struct json *v, const char *path, int *out)
+{
+	if (cfg_want(v, JSON_TRUE, path) < 0)
+		return -1;
+	*out = v->type == JSON_TRUE;
+	return 0;
+}
+
+static int cfg_int(const struct json *v, const char *path, int64_t min,
+    int64_t max, int64_t *out)
+{
+	int64_t x;
+
+	if (cfg_want(v, JSON_NUMBER, path) < 0)
+		return -1;
+	if (!v->isint)
+		return err_set("%s: expected an integer, got %s", path, v->str);
+	if (v->neg ? v->u > (uint64_t)INT64_MAX + 1 : v->u > (uint64_t)INT64_MAX)
+		return err_set("%s: %s is out of range", path, v->str);
+	x = v->neg ? (int64_t)(0 - v->u) : (int64_t)v->u;
+	if (x < min || x > max)
+		return err_set("%s: %s is out of range [%lld, %lld]", path, v->str,
+		    (long long)min, (long long)max);
+	*out = x;
+	return 0;
+}
+
+static int cfg_u64(const struct json *v, const char *path, uint64_t *out)
+{
+	if (cfg_want(v, JSON_NUMBER, path) < 0)
+		return -1;
+	if (!v->isint || (v->neg && v->u))
+		return err_set("%s: expected an unsigned integer, got %s", path, v->str);
+	*out = v->u;
+	return 0;
+}
+
+static int cfg_u32(const struct json *v, const char *path, uint32_t *out)
+{
+	int64_t x;
+
+	if (cfg_int(v, path, 0, UINT32_MAX, &x) < 0)
+		return -1;
+	*out = (uint32_t)x;
+	return 0;
+}
+
+/* A string array into a NULL-terminated vector. */
+static const char **cfg_strv(struct arena *a, const struct json *v,
+    const char *path, size_t *np)
+{
+	const char **out;
+	struct json *e;
+	char p[256];
+	size_t i = 0;
+
+	if (cfg_want(v, JSON_ARRAY, path) < 0)
+		return NULL;
+	if (!(out = arena_alloc(a, (v->n + 1) * sizeof *out)))
+		return NULL;
+	for (e = v->child; e; e = e->next, i++) {
+		snprintf(p, sizeof p, "%s[%zu]", path, i);
+		if (!(out[i] = cfg_str(e, p)))
+			return NULL;
+	}
+	if (np)
+		*np = v->n;
+	return out;
+}
+
+/* A string-to-string object into key/value pairs. */
+static struct sb_kv *cfg_kv(struct arena *a, const struct json *v,
+    const char *path, size_t *np)
+{
+	struct sb_kv *out;
+	struct json *m;
+	char p[256];
+	size_t i = 0;
+
+	if (cfg_want(v, JSON_OBJECT, path) < 0)
+		return NULL;
+	if (!(out = arena_alloc(a, (v->n + 1) * sizeof *out)))
+		return NULL;
+	for (m = v->child; m; m = m->next, i++) {
+		snprintf(p, sizeof p, "%s.%s", path, m->key);
+		out[i].key = m->key;
+		if (!(out[i].value = cfg_str(m, p)))
+			return NULL;
+	}
+	*np = v->n;
+	return out;
+}
+
+/* Members that the spec defines and sandbox does not implement: refused
+ * when present (and not null), so that nothing asked for is dropped. */
+static int cfg_refuse(const struct json *obj, const char *const *keys,
+    const char *path)
+{
+	struct json *v;
+
+	for (; *keys; keys++) {
+		v = json_get(obj, *keys);
+		if (v && v->type != JSON_NULL)
+			return err_set("%s.%s: not supported by sandbox", path, *keys);
+	}
+	return 0;
+}
+
+static int cfg_caps(struct sb_config *c, const struct json *v)
+{
+	struct json *set, *e;
+	char p[128];
+	size_t s, i;
+	int n;
+
+	if (cfg_want(v, JSON_OBJECT, "process.capabilities") < 0)
+		return -1;
+	c->process.has_caps = 1;
+	for (s = 0; s < SB_CAP_SETS; s++) {
+		if (!(set = json_get(v, capset_names[s])) || set->type == JSON_NULL)
+			continue;
+		snprintf(p, sizeof p, "process.capabilities.%s", capset_names[s]);
+		if (cfg_want(set, JSON_ARRAY, p) < 0)
+			return -1;
+		for (e = set->child, i = 0; e; e = e->next, i++) {
+			snprintf(p, sizeof p, "process.capabilities.%s[%zu]",
+			    capset_names[s], i);
+			if (!cfg_str(e, p))
+				return -1;
+			if ((n = cap_from_name(e->str)) < 0)
+				return err_set("%s: unknown capability \"%s\"", p, e->str);
+			c->process.caps[s] |= 1ull << n;
+		}
+	}
+	return 0;
+}
+
+static int cfg_rlimits(struct arena *a, struct sb_config *c, const struct json *v)
+{
+	struct sb_rlimit *r;
+	struct json *e, *t;
+	char p[128];
+	size_t i = 0, j, k;
+
+	if (cfg_want(v, JSON_ARRAY, "process.rlimits") < 0)
+		return -1;
+	if (!(r = c->process.rlimits = arena_alloc(a, (v->n + 1) * sizeof *r)))
+		return -1;
+	for (e = v->child; e; e = e->next, i++) {
+		snprintf(p, sizeof p, "process.rlimits[%zu]", i);
+		if (cfg_want(e, JSON_OBJECT, p) < 0)
+			return -1;
+		if (!(t = json_get(e, "type")))
+			return err_set("%s.type: missing", p);
+		strcat(p, ".type");
+		if (!cfg_str(t, p))
+			return -1;
+		for (k = 0; k < LEN(rlimit_names); k++)
+			if (!strcmp(rlimit_names[k].name, t->str))
+				break;
+		if (k == LEN(rlimit_names))
+			return err_set("%s: unknown rlimit \"%s\"", p, t->str);
+		r[i].resource = rlimit_names[k].res;
+		for (j = 0; j < i; j++)
+			if (r[j].resource == r[i].resource)
+				return err_set("%s: duplicate rlimit \"%s\"", p, t->str);
+		snprintf(p, sizeof p, "process.rlimits[%zu].soft", i);
+		if (!(t = json_get(e, "soft")) || cfg_u64(t, p, &r[i].soft) < 0)
+			return t ? -1 : err_set("%s: missing", p);
+		snprintf(p, sizeof p, "process.rlimits[%zu].hard", i);
+		if (!(t = json_get(e, "hard")) || cfg_u64(t, p, &r[i].hard) < 0)
+			return t ? -1 : err_set("%s: missing", p);
+		if (r[i].soft > r[i].hard)
+			return err_set("process.rlimits[%zu]: soft limit above hard limit", i);
+	}
+	c->process.nrlimits = v->n;
+	return 0;
+}
+
+static int cfg_user(struct arena *a, struct sb_config *c, const struct json *v)
+{
+	struct sb_process *pr = &c->process;
+	struct json *t, *e;
+	char p[128];
+	size_t i = 0;
+	int64_t x;
+
+	if (cfg_want(v, JSON_OBJECT, "process.user") < 0)
+		return -1;
+	if ((t = json_get(v, "uid")) && cfg_u32(t, "process.user.uid", &pr->uid) < 0)
+		return -1;
+	if ((t = json_get(v, "gid")) && cfg_u32(t, "process.user.gid", &pr->gid) < 0)
+		return -1;
+	if ((t = json_get(v, "umask")) && t->type != JSON_NULL) {
+		if (cfg_int(t, "process.user.umask", 0, 0777, &x) < 0)
+			return -1;
+		pr->umask = x;
+	}
+	if ((t = json_get(v, "additionalGids")) && t->type != JSON_NULL) {
+		if (cfg_want(t, JSON_ARRAY, "process.user.additionalGids") < 0)
+			return -1;
+		if (!(pr->gids = arena_alloc(a, (t->n + 1) * sizeof *pr->gids)))
+			return -1;
+		for (e = t->child; e; e = e->next, i++) {
+			snprintf(p, sizeof p, "process.user.additionalGids[%zu]", i);
+			if (cfg_u32(e, p, &pr->gids[i]) < 0)
+				return -1;
+		}
+		pr->ngids = t->n;
+	}
+	return 0;
+}
+
+/* Labels for security modules this host does not run would be dropped
+ * silently by applying nothing, so they are refused instead. */
+static int cfg_lsm_label(const struct json *v, const char *path, const char **out)
+{
+	int apparmor = strstr(path, "apparmor") != NULL;
+	const char *probe = apparmor ? "/sys/module/apparmor/parameters/enabled" :
+	    "/sys/fs/selinux/enforce";
+
+	if (!v || v->type == JSON_NULL || (v->type == JSON_STRING && !v->len))
+		return 0;
+	if (!cfg_str(v, path))
+		return -1;
+	if (access(probe, F_OK) < 0)
+		return err_set("%s: %s is not enabled on this host", path,
+		    apparmor ? "AppArmor" : "SELinux");
+	if (out)
+		*out = v->str;
+	return 0;
+}
+
+static int cfg_process(struct arena *a, struct sb_config *c, const struct json *v)
+{
+	static const char *const unsupported[] = {
+		"scheduler", "execCPUAffinity", "ioPriority", NULL
+	};
+	struct sb_process *pr = &c->process;
+	struct json *t;
+	size_t i;
+
+	if (cfg_want(v, JSON_OBJECT, "process") < 0)
+		return -1;
+	if (cfg_refuse(v, unsupported, "process") < 0)
+		return -1;
+	if ((t = json_get(v, "terminal")) && cfg_bool(t, "process.terminal", &pr->terminal) < 0)
+		return -1;
+	if (!(t = json_get(v, "args")))
+		return err_set("process.args: missing");
+	if (!(pr->args = cfg_strv(a, t, "process.args", &i)))
+		return -1;
+	if (!i)
+		return err_set("process.args: empty");
+	if ((t = json_get(v, "env")) && t->type != JSON_NULL) {
+		if (!(pr->env = cfg_strv(a, t, "process.env", &i)))
+			return -1;
+		while (i--)
+			if (!strchr(pr->env[i], '='))
+				return err_set("process.env[%zu]: \"%s\" is not KEY=value",
+				    i, pr->env[i]);
+	}
+	if (!(t = json_get(v, "cwd")))
+		return err_set("process.cwd: missing");
+	if (!(pr->cwd = cfg_str(t, "process.cwd")))
+		return -1;
+	if (pr->cwd[0] != '/')
+		return err_set("process.cwd: \"%s\" is not an absolute path", pr->cwd);
+	if ((t = json_get(v, "user")) && cfg_user(a, c, t) < 0)
+		return -1;
+	if ((t = json_get(v, "rlimits")) && t->type != JSON_NULL && cfg_rlimits(a, c, t) < 0)
+		return -1;
+	if ((t = json_get(v, "noNewPrivileges")) &&
+	    cfg_bool(t, "process.noNewPrivileges", &pr->no_new_privileges) < 0)
+		return -1;
+	if ((t = json_get(v, "capabilities")) && t->type != JSON_NULL && cfg_caps(c, t) < 0)
+		return -1;
+	if ((t = json_get(v, "oomScoreAdj")) && t->type != JSON_NULL &&
+	    cfg_int(t, "process.oomScoreAdj", -1000, 1000, &pr->oom_score_adj) < 0)
+		return -1;
+	if (cfg_lsm_label(json_get(v, "apparmorProfile"), "process.apparmorProfile",
+	    &pr->apparmor) < 0 ||
+	    cfg_lsm_label(json_get(v, "selinuxLabel"), "process.selinuxLabel",
+	    &pr->selinux) < 0)
+		return -1;
+	return 0;
+}
+
+static int cfg_mount_options(struct arena *a, struct sb_mount *m,
+    const struct json *v, const char *path)
+{
+	struct buf data = {0};
+	struct json *e;
+	char p[256];
+	size_t i = 0, k;
+
+	if (cfg_want(v, JSON_ARRAY, path) < 0)
+		return -1;
+	for (e = v->child; e; e = e->next, i++) {
+		snprintf(p, sizeof p, "%s[%zu]", path, i);
+		if (!cfg_str(e, p))
+			goto fail;
+		for (k = 0; k < LEN(mount_opts); k++)
+			if (!strcmp(mount_opts[k].name, e->str))
+				break;
+		if (k == LEN(mount_opts)) {
+			if (!strcmp(e->str, "idmap") || !strcmp(e->str, "ridmap")) {
+				err_set("%s: \"%s\": idmapped mounts are not supported by sandbox",
+				    p, e->str);
+				goto fail;
+			}
+			if (data.len)
+				buf_put(&data, ",", 1);
+			buf_puts(&data, e->str);
+			continue;
+		}
+		switch (mount_opts[k].kind) {
+		case OPT_SET:
+			m->flags |= mount_opts[k].flag;
+			m->clear &= ~mount_opts[k].flag;
+			break;
+		case OPT_CLEAR:
+			m->flags &= ~mount_opts[k].flag;
+			m->clear |= mount_opts[k].flag;
+			break;
+		case OPT_PROP:
+			m->propagation = mount_opts[k].flag;
+			break;
+		case OPT_RSET:
+			m->rec_set |= mount_opts[k].flag;
+			m->rec_clear &= ~mount_opts[k].flag;
+			break;
+		case OPT_RCLEAR:
+			m->rec_clear |= mount_opts[k].flag;
+			m->rec_set &= ~mount_opts[k].flag;
+			break;
+		}
+	}
+	if (data.oom) {
+		err_set("out of memory");
+		goto fail;
+	}
+	if (data.len && !(m->data = arena_strdup(a, data.p)))
+		goto fail;
+	buf_free(&data);
+	return 0;
+fail:
+	buf_free(&data);
+	return -1;
+}
+
+static int cfg_mounts(struct arena *a, struct sb_config *c, const struct json *v)
+{
+	struct sb_mount *m;
+	struct json *e, *t;
+	char p[128], q[160];
+	size_t i = 0;
+
+	if (cfg_want(v, JSON_ARRAY, "mounts") < 0)
+		return -1;
+	if (!(c->mounts = arena_alloc(a, (v->n + 1) * sizeof *c->mounts)))
+		return -1;
+	for (e = v->child; e; e = e->next, i++) {
+		m = &c->mounts[i];
+		snprintf(p, sizeof p, "mounts[%zu]", i);
+		if (cfg_want(e, JSON_OBJECT, p) < 0)
+			return -1;
+		snprintf(q, sizeof q, "%s.destination", p);
+		if (!(t = json_get(e, "destination")))
+			return err_set("%s: missing", q);
+		if (!(m->destination = cfg_str(t, q)))
+			return -1;
+		if (!*m->destination)
+			return err_set("%s: empty", q);
+		snprintf(q, sizeof q, "%s.type", p);
+		if ((t = json_get(e, "type")) && t->type != JSON_NULL &&
+		    !(m->type = cfg_str(t, q)))
+			return -1;
+		snprintf(q, sizeof q, "%s.source", p);
+		if ((t = json_get(e, "source")) && t->type != JSON_NULL &&
+		    !(m->source = cfg_str(t, q)))
+			return -1;
+		snprintf(q, sizeof q, "%s.options", p);
+		if ((t = json_get(e, "options")) && t->type != JSON_NULL &&
+		    cfg_mount_options(a, m, t, q) < 0)
+			return -1;
+		if (json_get(e, "uidMappings") || json_get(e, "gidMappings"))
+			return err_set("%s: idmapped mounts are not supported by sandbox", p);
+		m->bind = (m->flags & MS_BIND) || (m->type && !strcmp(m->type, "bind"));
+		if (m->bind)
+			m->flags |= MS_BIND;
+		if (m->type && !strcmp(m->type, "bind"))
+			m->type = NULL;
+		if (!m->bind && !m->type)
+			return err_set("%s.type: missing for a mount that is not a bind mount", p);
+		if (m->bind && !m->source)
+			return err_set("%s.source: missing for a bind mount", p);
+		if (m->source && m->bind && m->source[0] != '/') {
+			size_t n = strlen(c->bundle) + strlen(m->source) + 2;
+			char *s = arena_alloc(a, n);
+
+			if (!s)
+				return -1;
+			snprintf(s, n, "%s/%s", c->bundle, m->source);
+			m->source = s;
+		}
+	}
+	c->nmounts = v->n;
+	return 0;
+}
+
+static int cfg_hooks(struct arena *a, struct sb_config *c, const struct json *v)
+{
+	struct json *list, *e, *t;
+	struct sb_hook *h;
+	char p[128], q[160];
+	size_t k, i;
+
+	if (cfg_want(v, JSON_OBJECT, "hooks") < 0)
+		return -1;
+	for (k = 0; k < LEN(hook_names); k++) {
+		if (!(list = json_get(v, hook_names[k].name)) || list->type == JSON_NULL)
+			continue;
+		if (cfg_want(list, JSON_ARRAY, hook_names[k].path) < 0)
+			return -1;
+		if (!(h = arena_alloc(a, (list->n + 1) * sizeof *h)))
+			return -1;
+		c->hooks[hook_names[k].kind] = h;
+		c->nhooks[hook_names[k].kind] = list->n;
+		for (e = list->child, i = 0; e; e = e->next, i++, h++) {
+			snprintf(p, sizeof p, "%s[%zu]", hook_names[k].path, i);
+			if (cfg_want(e, JSON_OBJECT, p) < 0)
+				return -1;
+			snprintf(q, sizeof q, "%s.path", p);
+			if (!(t = json_get(e, "path")))
+				return err_set("%s: missing", q);
+			if (!(h->path = cfg_str(t, q)))
+				return -1;
+			if (h->path[0] != '/')
+				return err_set("%s: \"%s\" is not an absolute path", q, h->path);
+			snprintf(q, sizeof q, "%s.args", p);
+			if ((t = json_get(e, "args")) && t->type != JSON_NULL &&
+			    !(h->args = cfg_strv(a, t, q, NULL)))
+				return -1;
+			snprintf(q, sizeof q, "%s.env", p);
+			if ((t = json_get(e, "env")) && t->type != JSON_NULL &&
+			    !(h->env = cfg_strv(a, t, q, NULL)))
+				return -1;
+			h->timeout = SB_UNSET;
+			snprintf(q, sizeof q, "%s.timeout", p);
+			if ((t = json_get(e, "timeout")) && t->type != JSON_NULL &&
+			    cfg_int(t, q, 1, INT32_MAX, &h->timeout) < 0)
+				return -1;
+		}
+	}
+	return 0;
+}
+
+static int cfg_namespaces(struct sb_config *c, const struct json *v)
+{
+	struct json *e, *t;
+	char p[128];
+	size_t i = 0, k;
+
+	if (cfg_want(v, JSON_ARRAY, "linux.namespaces") < 0)
+		return -1;
+	for (e = v->child; e; e = e->next, i++) {
+		snprintf(p, sizeof p, "linux.namespaces[%zu]", i);
+		if (cfg_want(e, JSON_OBJECT, p) < 0)
+			return -1;
+		if (!(t = json_get(e, "type")))
+			return err_set("%s.type: missing", p);
+		strcat(p, ".type");
+		if (!cfg_str(t, p))
+			return -1;
+		for (k = 0; k < SB_NS_COUNT; k++)
+			if (!strcmp(ns_info[k].name, t->str))
+				break;
+		if (k == SB_NS_COUNT)
+			return err_set("%s: unknown namespace type \"%s\"", p, t->str);
+		if (c->ns[k].enabled)
+			return err_set("%s: namespace \"%s\" listed twice", p, t->str);
+		c->ns[k].enabled = 1;
+		if ((t = json_get(e, "path")) && t->type != JSON_NULL) {
+			snprintf(p, sizeof p, "linux.namespaces[%zu].path", i);
+			if (!(c->ns[k].path = cfg_str(t, p)))
+				return -1;
+			if (c->ns[k].path[0] != '/')
+				return err_set("%s: \"%s\" is not an absolute path", p,
+				    c->ns[k].path);
+		}
+	}
+	return 0;
+}
+
+static struct sb_idmap *cfg_idmaps(struct arena *a, const struct json *v,
+    const char *path, size_t *np)
+{
+	static const char *const keys[] = { "containerID", "hostID", "size" };
+	struct sb_idmap *m;
+	struct json *e, *t;
+	uint32_t x[3];
+	char p[128];
+	size_t i = 0, k;
+
+	if (cfg_want(v, JSON_ARRAY, path) < 0)
+		return NULL;
+	if (!(m = arena_alloc(a, (v->n + 1) * sizeof *m)))
+		return NULL;
+	for (e = v->child; e; e = e->next, i++) {
+		for (k = 0; k < 3; k++) {
+			snprintf(p, sizeof p, "%s[%zu].%s", path, i, keys[k]);
+			if (!(t = json_get(e, keys[k]))) {
+				err_set("%s: missing", p);
+				return NULL;
+			}
+			if (cfg_u32(t, p, &x[k]) < 0)
+				return NULL;
+		}
+		m[i].container_id = x[0];
+		m[i].host_id = x[1];
+		m[i].size = x[2];
+	}
+	*np = v->n;
+	return m;
+}
+
+static int cfg_devices(struct arena *a, struct sb_config *c, const struct json *v)
+{
+	struct sb_device *d;
+	struct json *e, *t;
+	char p[128], q[160];
+	size_t i = 0;
+	int64_t x;
+
+	if (cfg_want(v, JSON_ARRAY, "linux.devices") < 0)
+		return -1;
+	if (!(d = c->devices = arena_alloc(a, (v->n + 1) * sizeof *d)))
+		return -1;
+	for (e = v->child; e; e = e->next, i++, d++) {
+		snprintf(p, sizeof p, "linux.devices[%zu]", i);
+		if (cfg_want(e, JSON_OBJECT, p) < 0)
+			return -1;
+		snprintf(q, sizeof q, "%s.path", p);
+		if (!(t = json_get(e, "path")))
+			return err_set("%s: missing", q);
+		if (!(d->path = cfg_str(t, q)))
+			return -1;
+		if (d->path[0] != '/')
+			return err_set("%s: \"%s\" is not an absolute path", q, d->path);
+		snprintf(q, sizeof q, "%s.type", p);
+		if (!(t = json_get(e, "type")))
+			return err_set("%s: missing", q);
+		if (!cfg_str(t, q))
+			return -1;
+		if (t->len != 1 || !strchr("cbup", t->str[0]))
+			return err_set("%s: \"%s\" is not one of c, b, u, p", q, t->str);
+		d->type = t->str[0];
+		d->major = d->minor = 0;
+		if (d->type != 'p') {
+			snprintf(q, sizeof q, "%s.major", p);
+			if (!(t = json_get(e, "major")))
+				return err_set("%s: missing", q);
+			if (cfg_int(t, q, 0, 0xfff, &d->major) < 0)
+				return -1;
+			snprintf(q, sizeof q, "%s.minor", p);
+			if (!(t = json_get(e, "minor")))
+				return err_set("%s: missing", q);
+			if (cfg_int(t, q, 0, 0xfffff, &d->minor) < 0)
+				return -1;
+		}
+		snprintf(q, sizeof q, "%s.fileMode", p);
+		if ((t = json_get(e, "fileMode")) && t->type != JSON_NULL) {
+			if (cfg_int(t, q, 0, 07777, &x) < 0)
+				return -1;
+			d->mode = (uint32_t)x;
+			d->has_mode = 1;
+		}
+		snprintf(q, sizeof q, "%s.uid", p);
+		if ((t = json_get(e, "uid")) && t->type != JSON_NULL) {
+			if (cfg_u32(t, q, &d->uid) < 0)
+				return -1;
+			d->has_uid = 1;
+		}
+		snprintf(q, sizeof q, "%s.gid", p);
+		if ((t = json_get(e, "gid")) && t->type != JSON_NULL) {
+			if (cfg_u32(t, q, &d->gid) < 0)
+				return -1;
+			d->has_gid = 1;
+		}
+	}
+	c->ndevices = v->n;
+	return 0;
+}
+
+static int cfg_devrules(struct arena *a, struct sb_resources *r, const struct json *v)
+{
+	struct sb_devrule *d;
+	struct json *e, *t;
+	char p[128], q[160];
+	size_t i = 0;
+	const char *s;
+
+	if (cfg_want(v, JSON_ARRAY, "linux.resources.devices") < 0)
+		return -1;
+	if (!(d = r->devices = arena_alloc(a, (v->n + 1) * sizeof *d)))
+		return -1;
+	r->has_devices = 1;
+	for (e = v->child; e; e = e->next, i++, d++) {
+		snprintf(p, sizeof p, "linux.resources.devices[%zu]", i);
+		if (cfg_want(e, JSON_OBJECT, p) < 0)
+			return -1;
+		snprintf(q, sizeof q, "%s.allow", p);
+		if (!(t = json_get(e, "allow")))
+			return err_set("%s: missing", q);
+		if (cfg_bool(t, q, &d->allow) < 0)
+			return -1;
+		d->type = 'a';
+		snprintf(q, sizeof q, "%s.type", p);
+		if ((t = json_get(e, "type")) && t->type != JSON_NULL) {
+			if (!cfg_str(t, q))
+				return -1;
+			if (t->len != 1 || !strchr("acb", t->str[0]))
+				return err_set("%s: \"%s\" is not one of a, c, b", q, t->str);
+			d->type = t->str[0];
+		}
+		d->major = d->minor = -1;
+		snprintf(q, sizeof q, "%s.major", p);
+		if ((t = json_get(e, "major")) && t->type != JSON_NULL &&
+		    cfg_int(t, q, -1, 0xfff, &d->major) < 0)
+			return -1;
+		snprintf(q, sizeof q, "%s.minor", p);
+		if ((t = json_get(e, "minor")) && t->type != JSON_NULL &&
+		    cfg_int(t, q, -1, 0xfffff, &d->minor) < 0)
+			return -1;
+		strcpy(d->access, "rwm");
+		snprintf(q, sizeof q, "%s.access", p);
+		if ((t = json_get(e, "access")) && t->type != JSON_NULL) {
+			if (!(s = cfg_str(t, q)))
+				return -1;
+			if (!*s || strlen(s) > 3 || strspn(s, "rwm") != strlen(s))
+				return err_set("%s: \"%s\" is not a subset of \"rwm\"", q, s);
+			strcpy(d->access, s);
+		}
+	}
+	r->ndevices = v->n;
+	return 0;
+}
+
+static int cfg_res_int(const struct json *obj, const char *key, const char *path,
+    int64_t min, int64_t max, int64_t *out)
+{
+	struct json *t = json_get(obj, key);
+	char p[160];
+
+	*out = SB_UNSET;
+	if (!t || t->type == JSON_NULL)
+		return 0;
+	snprintf(p, sizeof p, "%s.%s", path, key);
+	return cfg_int(t, p, min, max, out);
+}
+
+/* Memory values: -1 is "unlimited", as runc reads them; 0 is "unset". */
+static int cfg_memory(const struct json *v, struct sb_resources *r)
+{
+	static const char *const unsupported[] = {
+		"kernel", "kernelTCP", "swappiness", "disableOOMKiller",
+		"useHierarchy", "checkBeforeUpdate", NULL
+	};
+	const char *path = "linux.resources.memory";
+
+	if (cfg_want(v, JSON_OBJECT, path) < 0 || cfg_refuse(v, unsupported, path) < 0)
+		return -1;
+	if (cfg_res_int(v, "limit", path, -1, INT64_MAX, &r->mem_limit) < 0 ||
+	    cfg_res_int(v, "reservation", path, -1, INT64_MAX, &r->mem_reservation) < 0 ||
+	    cfg_res_int(v, "swap", path, -1, INT64_MAX, &r->mem_swap) < 0)
+		return -1;
+	if (r->mem_limit == 0)
+		r->mem_limit = SB_UNSET;
+	if (r->mem_reservation == 0)
+		r->mem_reservation = SB_UNSET;
+	if (r->mem_swap == 0)
+		r->mem_swap = SB_UNSET;
+	if (r->mem_swap > 0 && r->mem_limit > 0 && r->mem_swap < r->mem_limit)
+		return err_set("%s.swap: %lld is below memory.limit %lld (swap is memory plus swap)",
+		    path, (long long)r->mem_swap, (long long)r->mem_limit);
+	if (r->mem_swap > 0 && r->mem_limit == SB_UNSET)
+		return err_set("%s.swap: set without memory.limit", path);
+	return 0;
+}
+
+static int cfg_cpu(const struct json *v, struct sb_resources *r)
+{
+	static const char *const unsupported[] = {
+		"realtimeRuntime", "realtimePeriod", "burst", "idle", NULL
+	};
+	const char *path = "linux.resources.cpu";
+	struct json *t;
+
+	if (cfg_want(v, JSON_OBJECT, path) < 0 || cfg_refuse(v, unsupported, path) < 0)
+		return -1;
+	if (cfg_res_int(v, "shares", path, 2, 262144, &r->cpu_shares) < 0 ||
+	    cfg_res_int(v, "quota", path, -1, INT64_MAX, &r->cpu_quota) < 0 ||
+	    cfg_res_int(v, "period", path, 1000, 1000000, &r->cpu_period) < 0)
+		return -1;
+	if (r->cpu_quota == 0)
+		r->cpu_quota = SB_UNSET;
+	if (r->cpu_quota > 0 && r->cpu_quota < 1000)
+		return err_set("%s.quota: %lld is below the kernel's minimum 1000",
+		    path, (long long)r->cpu_quota);
+	if ((t = json_get(v, "cpus")) && t->type != JSON_NULL &&
+	    !(r->cpus = cfg_str(t, "linux.resources.cpu.cpus")))
+		return -1;
+	if ((t = json_get(v, "mems")) && t->type != JSON_NULL &&
+	    !(r->mems = cfg_str(t, "linux.resources.cpu.mems")))
+		return -1;
+	if (r->cpus && !*r->cpus)
+		r->cpus = NULL;
+	if (r->mems && !*r->mems)
+		r->mems = NULL;
+	return 0;
+}
+
+/* Keys of linux.resources.unified name files in the container's cgroup:
+ * "controller.file", never a path. */
+static int cfg_unified(struct arena *a, const struct json *v, struct sb_resources *r)
+{
+	size_t i;
+	const char *k;
+
+	if (!(r->unified = cfg_kv(a, v, "linux.resources.unified", &r->nunified)))
+		return -1;
+	for (i = 0; i < r->nunified; i++) {
+		k = r->unified[i].key;
+		if (!*k || strchr(k, '/') || !strchr(k, '.') || k[0] == '.')
+			return err_set("linux.resources.unified.%s: not a cgroup file name", k);
+		if (!strncmp(k, "cgroup.", 7) && strcmp(k, "cgroup.freeze") &&
+		    strcmp(k, "cgroup.max.depth") && strcmp(k, "cgroup.max.descendants"))
+			return err_set("linux.resources.unified.%s: not a resource file", k);
+	}
+	return 0;
+}
+
+static int cfg_resources(struct arena *a, struct sb_config *c, const struct json *v)
+{
+	static const char *const unsupported[] = {
+		"hugepageLimits", "network", "rdma", NULL
+	};
+	static const char *const unsupported_io[] = {
+		"leafWeight", "weightDevice", "throttleReadBpsDevice",
+		"throttleWriteBpsDevice", "throttleReadIOPSDevice",
+		"throttleWriteIOPSDevice", NULL
+	};
+	struct sb_resources *r = &c->res;
+	struct json *t;
+
+	r->mem_limit = r->mem_reservation = r->mem_swap = SB_UNSET;
+	r->cpu_shares = r->cpu_quota = r->cpu_period = SB_UNSET;
+	r->pids_limit = r->blkio_weight = SB_UNSET;
+	if (!v || v->type == JSON_NULL)
+		return 0;
+	if (cfg_want(v, JSON_OBJECT, "linux.resources") < 0 ||
+	    cfg_refuse(v, unsupported, "linux.resources") < 0)
+		return -1;
+	c->has_resources = 1;
+	if ((t = json_get(v, "devices")) && t->type != JSON_NULL && cfg_devrules(a, r, t) < 0)
+		return -1;
+	if ((t = json_get(v, "memory")) && t->type != JSON_NULL && cfg_memory(t, r) < 0)
+		return -1;
+	if ((t = json_get(v, "cpu")) && t->type != JSON_NULL && cfg_cpu(t, r) < 0)
+		return -1;
+	if ((t = json_get(v, "pids")) && t->type != JSON_NULL) {
+		if (cfg_want(t, JSON_OBJECT, "linux.resources.pids") < 0 ||
+		    cfg_res_int(t, "limit", "linux.resources.pids", -1, INT64_MAX,
+		    &r->pids_limit) < 0)
+			return -1;
+		if (r->pids_limit == 0)
+			r->pids_limit = SB_UNSET;
+	}
+	if ((t = json_get(v, "blockIO")) && t->type != JSON_NULL) {
+		if (cfg_want(t, JSON_OBJECT, "linux.resources.blockIO") < 0 ||
+		    cfg_refuse(t, unsupported_io, "linux.resources.blockIO") < 0 ||
+		    cfg_res_int(t, "weight", "linux.resources.blockIO", 10, 1000,
+		    &r->blkio_weight) < 0)
+			return -1;
+	}
+	if ((t = json_get(v, "unified")) && t->type != JSON_NULL && cfg_unified(a, t, r) < 0)
+		return -1;
+	return 0;
+}
+
+static int cfg_time_offsets(struct sb_config *c, const struct json *v)
+{
+	static const char *const clocks[] = { "monotonic", "boottime" };
+	struct json *o, *t;
+	char p[128];
+	size_t k;
+
+	if (cfg_want(v, JSON_OBJECT, "linux.timeOffsets") < 0)
+		return -1;
+	c->has_time_offsets = 1;
+	for (k = 0; k < 2; k++) {
+		if (!(o = json_get(v, clocks[k])) || o->type == JSON_NULL)
+			continue;
+		snprintf(p, sizeof p, "linux.timeOffsets.%s", clocks[k]);
+		if (cfg_want(o, JSON_OBJECT, p) < 0)
+			return -1;
+		snprintf(p, sizeof p, "linux.timeOffsets.%s.secs", clocks[k]);
+		if ((t = json_get(o, "secs")) &&
+		    cfg_int(t, p, INT32_MIN, INT32_MAX, &c->time_offset[k][0]) < 0)
+			return -1;
+		snprintf(p, sizeof p, "linux.timeOffsets.%s.nanosecs", clocks[k]);
+		if ((t = json_get(o, "nanosecs")) &&
+		    cfg_int(t, p, 0, 999999999, &c->time_offset[k][1]) < 0)
+			return -1;
+	}
+	return 0;
+}
+
+static int propagation_from_name(const char *s, unsigned long *out)
+{
+	size_t k;
+
+	for (k = 0; k < LEN(mount_opts); k++) {
+		if (mount_opts[k].kind == OPT_PROP && !strcmp(mount_opts[k].name, s)) {
+			*out = mount_opts[k].flag;
+			return 0;
+		}
+	}
+	return -1;
+}
+
+/* Which namespace a sysctl belongs to; runc and crun refuse the others,
+ * since writing them would change the host. */
+static int sysctl_ns(const char *key)
+{
+	static const char *const ipc[] = {
+		"kernel.msgmax", "kernel.msgmnb", "kernel.msgmni", "kernel.sem",
+		"kernel.shmall", "kernel.shmmax", "kernel.shmmni",
+		"kernel.shm_rmid_forced",
+	};
+	size_t i;
+
+	for (i = 0; i < LEN(ipc); i++)
+		if (!strcmp(key, ipc[i]))
+			return SB_NS_IPC;
+	if (!strncmp(key, "fs.mqueue.", 10))
+		return SB_NS_IPC;
+	if (!strncmp(key, "net.", 4))
+		return SB_NS_NET;
+	if (!strcmp(key, "kernel.hostname") || !strcmp(key, "kernel.domainname"))
+		return SB_NS_UTS;
+	return -1;
+}
+
+static int cfg_sysctl(struct arena *a, struct sb_config *c, const struct json *v)
+{
+	size_t i;
+	int ns;
+	const char *k;
+
+	if (!(c->sysctl = cfg_kv(a, v, "linux.sysctl", &c->nsysctl)))
+		return -1;
+	for (i = 0; i < c->nsysctl; i++) {
+		k = c->sysctl[i].key;
+		if (strstr(k, "..") || strchr(k, '/') || !*k)
+			return err_set("linux.sysctl.%s: not a sysctl name", k);
+		if ((ns = sysctl_ns(k)) < 0)
+			return err_set("linux.sysctl.%s: not a namespaced sysctl; it would change the host", k);
+		if (!c->ns[ns].enabled)
+			return err_set("linux.sysctl.%s: needs a %s namespace", k, ns_info[ns].name);
+	}
+	return 0;
+}
+
+static int cfg_paths(const char **v, size_t n, const char *path)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		if (v[i][0] != '/')
+			return err_set("%s[%zu]: \"%s\" is not an absolute path", path, i, v[i]);
+	return 0;
+}
+
+static int cfg_linux(struct arena *a, struct sb_config *c, const struct json *v)
+{
+	static const char *const unsupported[] = {
+		"seccomp", "intelRdt", "personality", "netDevices", "memoryPolicy", NULL
+	};
+	struct json *t;
+	const char *s;
+
+	if (cfg_want(v, JSON_OBJECT, "linux") < 0 ||
+	    cfg_refuse(v, unsupported, "linux") < 0)
+		return -1;
+	if ((t = json_get(v, "namespaces")) && t->type != JSON_NULL && cfg_namespaces(c, t) < 0)
+		return -1;
+	if ((t = json_get(v, "uidMappings")) && t->type != JSON_NULL &&
+	    !(c->uid_map = cfg_idmaps(a, t, "linux.uidMappings", &c->nuid_map)))
+		return -1;
+	if ((t = json_get(v, "gidMappings")) && t->type != JSON_NULL &&
+	    !(c->gid_map = cfg_idmaps(a, t, "linux.gidMappings", &c->ngid_map)))
+		return -1;
+	if ((t = json_get(v, "devices")) && t->type != JSON_NULL && cfg_devices(a, c, t) < 0)
+		return -1;
+	if ((t = json_get(v, "cgroupsPath")) && t->type != JSON_NULL &&
+	    !(c->cgroups_path = cfg_str(t, "linux.cgroupsPath")))
+		return -1;
+	if (cfg_resources(a, c, json_get(v, "resources")) < 0)
+		return -1;
+	if ((t = json_get(v, "rootfsPropagation")) && t->type != JSON_NULL) {
+		if (!(s = cfg_str(t, "linux.rootfsPropagation")))
+			return -1;
+		if (propagation_from_name(s, &c->rootfs_propagation) < 0)
+			return err_set("linux.rootfsPropagation: unknown propagation \"%s\"", s);
+	}
+	if ((t = json_get(v, "maskedPaths")) && t->type != JSON_NULL &&
+	    (!(c->masked_paths = cfg_strv(a, t, "linux.maskedPaths", &c->nmasked)) ||
+	    cfg_paths(c->masked_paths, c->nmasked, "linux.maskedPaths") < 0))
+		return -1;
+	if ((t = json_get(v, "readonlyPaths")) && t->type != JSON_NULL &&
+	    (!(c->readonly_paths = cfg_strv(a, t, "linux.readonlyPaths", &c->nreadonly)) ||
+	    cfg_paths(c->readonly_paths, c->nreadonly, "linux.readonlyPaths") < 0))
+		return -1;
+	if ((t = json_get(v, "sysctl")) && t->type != JSON_NULL && cfg_sysctl(a, c, t) < 0)
+		return -1;
+	if ((t = json_get(v, "timeOffsets")) && t->type != JSON_NULL && cfg_time_offsets(c, t) < 0)
+		return -1;
+	/* applying a mount label is not implemented: refused by the
+	 * check when SELinux is off, and here when it is on */
+	if (cfg_lsm_label(json_get(v, "mountLabel"), "linux.mountLabel", &s) < 0)
+		return -1;
+	if ((t = json_get(v, "mountLabel")) && t->type == JSON_STRING && t->len)
+		return err_set("linux.mountLabel: not supported by sandbox");
+	return 0;
+}
+
+/* Rules between members, once all are read. */
+static int cfg_check(const struct sb_config *c)
+{
+	const struct sb_namespace *ns = c->ns;
+	int new_user = ns[SB_NS_USER].enabled && !ns[SB_NS_USER].path;
+
+	if ((c->hostname || c->domainname) && !ns[SB_NS_UTS].enabled)
+		return err_set("hostname: needs a uts namespace");
+	if ((c->nuid_map || c->ngid_map) && !new_user)
+		return err_set("linux.uidMappings: given without a new user namespace");
+	if (new_user && (!c->nuid_map || !c->ngid_map))
+		return err_set("linux.uidMappings: a new user namespace needs uidMappings and gidMappings");
+	if (c->has_time_offsets && !(ns[SB_NS_TIME].enabled && !ns[SB_NS_TIME].path))
+		return err_set("linux.timeOffsets: needs a new time namespace");
+	if (c->process.caps[SB_CAP_AMBIENT] &
+	    ~(c->process.caps[SB_CAP_PERMITTED] & c->process.caps[SB_CAP_INHERITABLE]))
+		return err_set("process.capabilities.ambient: every ambient capability must also be permitted and inheritable");
+	return 0;
+}
+
+static int cfg_root(struct arena *a, struct sb_config *c, const struct json *v)
+{
+	struct json *t;
+	const char *path;
+	size_t n;
+	char *s;
+
+	if (!v)
+		return err_set("root: missing");
+	if (cfg_want(v, JSON_OBJECT, "root") < 0)
+		return -1;
+	if (!(t = json_get(v, "path")))
+		return err_set("root.path: missing");
+	if (!(path = cfg_str(t, "root.path")))
+		return -1;
+	if (!*path)
+		return err_set("root.path: empty");
+	if ((t = json_get(v, "readonly")) && cfg_bool(t, "root.readonly", &c->root_readonly) < 0)
+		return -1;
+	if (path[0] == '/') {
+		c->root = path;
+		return 0;
+	}
+	n = strlen(c->bundle) + strlen(path) + 2;
+	if (!(s = arena_alloc(a, n)))
+		return -1;
+	snprintf(s, n, "%s/%s", c->bundle, path);
+	c->root = s;
+	return 0;
+}
+
+static int cfg_top(struct arena *a, struct sb_config *c, const struct json *doc)
+{
+	struct json *t;
+
+	if (cfg_want(doc, JSON_OBJECT, "(top level)") < 0)
+		return -1;
+	if (!(t = json_get(doc, "ociVersion")))
+		return err_set("ociVersion: missing");
+	if (!(c->oci_version = cfg_str(t, "ociVersion")))
+		return -1;
+	if (strncmp(c->oci_version, "1.", 2))
+		return err_set("ociVersion: \"%s\" is not a 1.x version", c->oci_version);
+	if (cfg_root(a, c, json_get(doc, "root")) < 0)
+		return -1;
+	if (!(t = json_get(doc, "process")))
+		return err_set("process: missing");
+	if (cfg_process(a, c, t) < 0)
+		return -1;
+	if ((t = json_get(doc, "hostname")) && t->type != JSON_NULL &&
+	    !(c->hostname = cfg_str(t, "hostname")))
+		return -1;
+	if ((t = json_get(doc, "domainname")) && t->type != JSON_NULL &&
+	    !(c->domainname = cfg_str(t, "domainname")))
+		return -1;
+	if ((t = json_get(doc, "mounts")) && t->type != JSON_NULL && cfg_mounts(a, c, t) < 0)
+		return -1;
+	if ((t = json_get(doc, "hooks")) && t->type != JSON_NULL && cfg_hooks(a, c, t) < 0)
+		return -1;
+	if ((t = json_get(doc, "annotations")) && t->type != JSON_NULL &&
+	    !(c->annotations = cfg_kv(a, t, "annotations", &c->nannotations)))
+		return -1;
+	if (cfg_resources(a, c, NULL) < 0)
+		return -1;
+	if ((t = json_get(doc, "linux")) && t->type != JSON_NULL && cfg_linux(a, c, t) < 0)
+		return -1;
+	return cfg_check(c);
+}
+
+struct sb_config *sb_config_parse(const char *json, size_t len, const char *bundle)
+{
+	struct arena a = {0}, *ap;
+	struct sb_config *c;
+	struct json *doc;
+
+	if (!(c = arena_alloc(&a, sizeof *c)))
+		goto fail;
+	c->process.umask = SB_UNSET;
+	c->process.oom_score_adj = SB_UNSET;
+	if (!(c->bundle = arena_strdup(&a, bundle)))
+		goto fail;
+	if (!(doc = json_parse(&a, json, len)) || cfg_top(&a, c, doc) < 0)
+		goto fail;
+	if (!(ap = arena_alloc(&a, sizeof *ap)))
+		goto fail;
+	*ap = a;
+	c->priv = ap;
+	return c;
+fail:
+	arena_free(&a);
+	return NULL;
+}
+
+struct sb_config *sb_config_load(const char *bundle)
+{
+	char dir[PATH_MAX], path[PATH_MAX + 16], *text;
+	struct sb_config *c;
+	size_t len;
+
+	if (!realpath(bundle, dir)) {
+		err_sys("bundle %s", bundle);
+		return NULL;
+	}
+	snprintf(path, sizeof path, "%s/config.json", dir);
+	if (!(text = read_file(path, SB_CONFIG_MAX, &len)))
+		return NULL;
+	c = sb_config_parse(text, len, dir);
+	free(text);
+	if (!c)
+		err_ctx("%s", path);
+	return c;
+}
+
+void sb_config_free(struct sb_config *c)
+{
+	struct arena a;
+
+	if (!c)
+		return;
+	/* the arena struct lives in its own arena: copy it out first */
+	a = *(struct arena *)c->priv;
+	arena_free(&a);
+}
+
+/* ============================================================== cg === */
+
+/* Cgroups. A controller is used through cgroup v2 when the v2 hierarchy
+ * has it, else through the v1 hierarchy that has it (hybrid hosts, such
+ * as systemd's with v2 holding only hugetlb, and old kernels); a limit that
+ * neither can apply is refused before anything is created. The v2 group
+ * is made whenever a v2 hierarchy is mounted, even one without
+ * controllers: its cgroup.procs, cgroup.freeze and cgroup.kill track,
+ * pause and kill the container on any host. */
+
+enum {
+	CG_CPU, CG_CPUSET, CG_MEMORY, CG_PIDS, CG_IO, CG_FREEZER, CG_DEVICES,
+	CG_NCTL
+};
+
+/* v2 name (NULL: built into v2, no controller to enable) and v1 name */
+static const char *const cg_v2name[CG_NCTL] = {
+	"cpu", "cpuset", "memory", "pids", "io", NULL, NULL
+};
+static const char *const cg_v1name[CG_NCTL] = {
+	"cpu", "cpuset", "memory", "pids", "blkio", "freezer", "devices"
+};
+static const char *const cg_cfgname[CG_NCTL] = {
+	"linux.resources.cpu", "linux.resources.cpu", "linux.resources.memory",
+	"linux.resources.pids", "linux.resources.blockIO", "(freezer)",
+	"linux.resources.devices"
+};
+
+struct cg_hier {
+	char *mnt;          /* mount point */
+	char *opts;         /* v1 super options without rw/ro: "cpu,cpuacct" */
+	char *self;         /* this process's cgroup in it, from /proc/self/cgroup */
+	unsigned ctl;       /* CG_* bits it holds (v1) */
+	char *dir;          /* the container's group in it, when used */
+	int v2;
+};
+
+struct cg {
+	struct cg_hier h[16];
+	int nh;
+	int v2;             /* index of the v2 hierarchy, -1 if none */
+	unsigned v2avail;   /* controllers listed in its root cgroup.controllers */
+	unsigned v2ctl;     /* controllers applied through v2 */
+	char v2list[256];   /* its root's cgroup.controllers */
+	char v2enable[256]; /* controllers to enable on the way down, by name */
+	int where[CG_NCTL]; /* hierarchy applying each controller, -1 */
+	int devices_bpf;    /* device rules as an eBPF program on the v2 group */
+};
+
+static void cg_free(struct cg *cg)
+{
+	int i;
+
+	for (i = 0; i < cg->nh; i++) {
+		free(cg->h[i].mnt);
+		free(cg->h[i].opts);
+		free(cg->h[i].self);
+		free(cg->h[i].dir);
+	}
+	memset(cg, 0, sizeof *cg);
+	cg->v2 = -1;
+}
+
+static unsigned cg_v1_bits(const char *opts)
+{
+	char tmp[256], *tok, *save;
+	unsigned bits = 0;
+	int k;
+
+	snprintf(tmp, sizeof tmp, "%s", opts);
+	for (tok = strtok_r(tmp, ",", &save); tok; tok = strtok_r(NULL, ",", &save))
+		for (k = 0; k < CG_NCTL; k++)
+			if (!strcmp(tok, cg_v1name[k]))
+				bits |= 1u << k;
+	return bits;
+}
+
+/* The v1 super options that name the hierarchy: "rw,memory" -> "memory". */
+static char *cg_v1_opts(const char *super)
+{
+	struct buf b = {0};
+	char tmp[256], *tok, *save;
+
+	snprintf(tmp, sizeof tmp, "%s", super);
+	for (tok = strtok_r(tmp, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+		if (!strcmp(tok, "rw") || !strcmp(tok, "ro"))
+			continue;
+		if (b.len)
+			buf_put(&b, ",", 1);
+		buf_puts(&b, tok);
+	}
+	if (!b.len)
+		buf_put(&b, "", 0);
+	return b.oom ? NULL : b.p;
+}
+
+static int cg_add_hier(struct cg *cg, const char *mnt, const char *super, int v2)
+{
+	struct cg_hier *h;
+	int i;
+
+	for (i = 0; i < cg->nh; i++)
+		if (!strcmp(cg->h[i].mnt, mnt))
+			return 0;
+	if (cg->nh == (int)LEN(cg->h))
+		return 0;
+	h = &cg->h[cg->nh];
+	if (!(h->mnt = strdup(mnt)) || !(h->opts = v2 ? strdup("") : cg_v1_opts(super)))
+		return err_set("out of memory");
+	h->v2 = v2;
+	h->ctl = v2 ? 0 : cg_v1_bits(h->opts);
+	if (v2)
+		cg->v2 = cg->nh;
+	cg->nh++;
+	return 0;
+}
+
+/* Mounted hierarchies, from /proc/self/mountinfo: "... MNT OPTS ... - TYPE SRC SUPER" */
+static int cg_find_mounts(struct cg *cg)
+{
+	char *text, *line, *save, *f[12], *sep, *tok, *save2;
+	int n, rc = 0;
+
+	if (!(text = read_file("/proc/self/mountinfo", 1 << 22, NULL)))
+		return -1;
+	for (line = strtok_r(text, "\n", &save); line && !rc; line = strtok_r(NULL, "\n", &save)) {
+		if (!(sep = strstr(line, " - ")))
+			continue;
+		*sep = 0;
+		for (n = 0, tok = strtok_r(line, " ", &save2); tok && n < 5;
+		    tok = strtok_r(NULL, " ", &save2))
+			f[n++] = tok;
+		for (tok = strtok_r(sep + 3, " ", &save2); tok && n < 8;
+		    tok = strtok_r(NULL, " ", &save2))
+			f[n++] = tok;
+		if (n < 8)
+			continue;
+		if (!strcmp(f[5], "cgroup2"))
+			rc = cg_add_hier(cg, f[4], f[7], 1);
+		else if (!strcmp(f[5], "cgroup"))
+			rc = cg_add_hier(cg, f[4], f[7], 0);
+	}
+	free(text);
+	return rc;
+}
+
+/* Our own cgroup in each hierarchy, for relative cgroupsPath values:
+ * lines "ID:CONTROLLERS:PATH", "0::PATH" for v2. */
+static int cg_find_self(struct cg *cg)
+{
+	char *text, *line, *save, *c1, *c2;
+	int i;
+
+	if (!(text = read_file("/proc/self/cgroup", 1 << 16, NULL)))
+		return -1;
+	for (line = strtok_r(text, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+		if (!(c1 = strchr(line, ':')) || !(c2 = strchr(c1 + 1, ':')))
+			continue;
+		*c2 = 0;
+		for (i = 0; i < cg->nh; i++) {
+			struct cg_hier *h = &cg->h[i];
+
+			if (h->self)
+				continue;
+			if (h->v2 ? !strcmp(c1 + 1, "") : !strcmp(c1 + 1, h->opts))
+				if (!(h->self = strdup(c2 + 1)))
+					return free(text), err_set("out of memory");
+		}
+	}
+	free(text);
+	return 0;
+}
+
+static int cg_discover(struct cg *cg)
+{
+	char path[PATH_MAX], *text, *tok, *save;
+	int k;
+
+	memset(cg, 0, sizeof *cg);
+	cg->v2 = -1;
+	for (k = 0; k < CG_NCTL; k++)
+		cg->where[k] = -1;
+	if (cg_find_mounts(cg) < 0 || cg_find_self(cg) < 0)
+		return -1;
+	if (cg->v2 < 0)
+		return 0;
+	if (pathf(path, sizeof path, "%s/cgroup.controllers", cg->h[cg->v2].mnt) < 0 ||
+	    !(text = read_file(path, 4096, NULL)))
+		return -1;
+	snprintf(cg->v2list, sizeof cg->v2list, "%s", text);
+	for (tok = strtok_r(text, " \n", &save); tok; tok = strtok_r(NULL, " \n", &save))
+		for (k = 0; k < CG_NCTL; k++)
+			if (cg_v2name[k] && !strcmp(tok, cg_v2name[k]))
+				cg->v2avail |= 1u << k;
+	free(text);
+	return 0;
+}
+
+/* Whether a space-separated list holds word. */
+static int cg_word_in(const char *list, const char *word)
+{
+	size_t n = strlen(word);
+	const char *p;
+
+	for (p = list; (p = strstr(p, word)); p += n)
+		if ((p == list || isspace((unsigned char)p[-1])) &&
+		    (!p[n] || isspace((unsigned char)p[n])))
+			return 1;
+	return 0;
+}
+
+static int cg_v1_index(const struct cg *cg, int ctl)
+{
+	int i;
+
+	for (i = 0; i < cg->nh; i++)
+		if (!cg->h[i].v2 && (cg->h[i].ctl & (1u << ctl)))
+			return i;
+	return -1;
+}
+
+/* Controllers a config's resources need. */
+static unsigned cg_needed(const struct sb_resources *r)
+{
+	unsigned need = 0;
+
+	if (r->mem_limit != SB_UNSET || r->mem_reservation != SB_UNSET ||
+	    r->mem_swap != SB_UNSET)
+		need |= 1u << CG_MEMORY;
+	if (r->cpu_shares != SB_UNSET || r->cpu_quota != SB_UNSET ||
+	    r->cpu_period != SB_UNSET)
+		need |= 1u << CG_CPU;
+	if (r->cpus || r->mems)
+		need |= 1u << CG_CPUSET;
+	if (r->pids_limit != SB_UNSET)
+		need |= 1u << CG_PIDS;
+	if (r->blkio_weight != SB_UNSET)
+		need |= 1u << CG_IO;
+	if (r->has_devices)
+		need |= 1u << CG_DEVICES;
+	return need;
+}
+
+/* The controller a unified key belongs to ("memory.high" -> memory), or
+ * -1 for core files. */
+static int cg_unified_ctl(const char *key, char *name, size_t n)
+{
+	const char *dot = strchr(key, '.');
+
+	snprintf(name, n, "%.*s", (int)(dot - key), key);
+	return strcmp(name, "cgroup") ? 0 : -1;
+}
+
+/* Decides where each needed controller is applied; refuses what cannot be.
+ * Called before anything is created. */
+static int cg_plan(struct cg *cg, const struct sb_config *c)
+{
+	unsigned need = cg_needed(&c->res);
+	char name[64];
+	size_t i;
+	int k;
+
+	for (k = 0; k < CG_NCTL; k++) {
+		int in_v2 = cg->v2 >= 0 && (cg->v2avail & (1u << k));
+		int v1 = cg_v1_index(cg, k);
+
+		if (k == CG_FREEZER) {
+			/* v2 freezes without a controller */
+			cg->where[k] = cg->v2 >= 0 ? cg->v2 : v1;
+			continue;
+		}
+		if (k == CG_DEVICES) {
+			/* v1's devices controller where mounted, else eBPF on v2 */
+			if (!(need & (1u << k)))
+				continue;
+			if (v1 >= 0) {
+				cg->where[k] = v1;
+			} else if (cg->v2 >= 0) {
+				cg->where[k] = cg->v2;
+				cg->devices_bpf = 1;
+			} else {
+				return err_set("%s: no cgroup v2 hierarchy and no v1 devices controller on this host",
+				    cg_cfgname[k]);
+			}
+			continue;
+		}
+		if (!(need & (1u << k)))
+			continue;
+		if (in_v2) {
+			cg->where[k] = cg->v2;
+			cg->v2ctl |= 1u << k;
+		} else if (v1 >= 0) {
+			cg->where[k] = v1;
+		} else {
+			return err_set("%s: cannot be applied: no %s controller in cgroup v2 or v1 on this host",
+			    cg_cfgname[k], cg_v2name[k]);
+		}
+	}
+	for (i = 0; i < c->res.nunified; i++) {
+		const char *key = c->res.unified[i].key;
+
+		if (cg->v2 < 0)
+			return err_set("linux.resources.unified.%s: no cgroup v2 hierarchy on this host", key);
+		if (cg_unified_ctl(key, name, sizeof name) < 0)
+			continue;
+		if (!cg_word_in(cg->v2list, name))
+			return err_set("linux.resources.unified.%s: no %s controller in cgroup v2 on this host",
+			    key, name);
+		if (!cg_word_in(cg->v2enable, name) &&
+		    strlen(cg->v2enable) + strlen(name) + 2 < sizeof cg->v2enable) {
+			if (*cg->v2enable)
+				strcat(cg->v2enable, " ");
+			strcat(cg->v2enable, name);
+		}
+	}
+	for (k = 0; k < CG_NCTL; k++) {
+		if (!(cg->v2ctl & (1u << k)) || cg_word_in(cg->v2enable, cg_v2name[k]))
+			continue;
+		if (*cg->v2enable)
+			strcat(cg->v2enable, " ");
+		strcat(cg->v2enable, cg_v2name[k]);
+	}
+	return 0;
+}
+
+/* The container's group below a hierarchy: absolute cgroupsPath values
+ * are from the hierarchy's root, relative ones from our own cgroup. */
+static char *cg_dir(const struct cg_hier *h, const char *rel)
+{
+	struct buf b = {0};
+
+	buf_puts(&b, h->mnt);
+	if (rel[0] != '/' && h->self && strcmp(h->self, "/"))
+		buf_puts(&b, h->self);
+	if (rel[0] != '/')
+		buf_put(&b, "/", 1);
+	buf_puts(&b, rel);
+	return b.oom ? NULL : b.p;
+}
+
+static int cg_check_path(const char *rel)
+{
+	const char *p;
+
+	if (!*rel)
+		return err_set("linux.cgroupsPath: empty");
+	for (p = rel; *p; ) {
+		size_t n = strcspn(p, "/");
+
+		if ((n == 2 && !strncmp(p, "..", 2)) || (n == 1 && *p == '.'))
+			return err_set("linux.cgroupsPath: \"%s\" has a . or .. component", rel);
+		p += n;
+		p += *p == '/';
+	}
+	return 0;
+}
+
+/* Enables controllers in a v2 cgroup's subtree_control, only those not
+ * enabled yet: on a router nothing else will have done it. */
+static int cg_enable(const char *dir, const char *names)
+{
+	char path[PATH_MAX], cmd[512] = "", list[256], *have, *tok, *save;
+
+	if (!*names)
+		return 0;
+	if (pathf(path, sizeof path, "%s/cgroup.subtree_control", dir) < 0 ||
+	    !(have = read_file(path, 4096, NULL)))
+		return -1;
+	snprintf(list, sizeof list, "%s", names);
+	for (tok = strtok_r(list, " ", &save); tok; tok = strtok_r(NULL, " ", &save)) {
+		if (cg_word_in(have, tok))
+			continue;
+		if (*cmd)
+			strcat(cmd, " ");
+		strcat(cmd, "+");
+		strcat(cmd, tok);
+	}
+	free(have);
+	if (*cmd && write_file(path, cmd) < 0)
+		return err_ctx("enable controllers \"%s\"", cmd);
+	return 0;
+}
+
+/* v1 cpuset groups start empty and refuse tasks until they have CPUs and
+ * memory nodes: give each level its parent's. */
+static int cg_cpuset_inherit(const char *dir)
+{
+	static const char *const files[] = { "cpuset.cpus", "cpuset.mems" };
+	char path[PATH_MAX], parent[PATH_MAX], *v, *cur;
+	size_t i;
+
+	for (i = 0; i < 2; i++) {
+		if (pathf(path, sizeof path, "%s/%s", dir, files[i]) < 0 ||
+		    !(cur = read_file(path, 65536, NULL)))
+			return -1;
+		if (cur[0] && cur[0] != '\n') {
+			free(cur);
+			continue;
+		}
+		free(cur);
+		if (pathf(parent, sizeof parent, "%.*s/%s", (int)(strrchr(dir, '/') - dir),
+		    dir, files[i]) < 0 || !(v = read_file(parent, 65536, NULL)))
+			return -1;
+		if (write_file(path, v) < 0)
+			return free(v), -1;
+		free(v);
+	}
+	return 0;
+}
+
+static int cg_populated(const char *dir)
+{
+	char path[PATH_MAX], *procs;
+	int busy;
+
+	if (pathf(path, sizeof path, "%s/cgroup.procs", dir) < 0 ||
+	    !(procs = read_file(path, 1 << 20, NULL)))
+		return -1;
+	busy = procs[0] != 0;
+	free(procs);
+	return busy;
+}
+
+/* mkdir of every level below the hierarchy's root; v2 levels get the
+ * controllers enabled, v1 cpuset levels their parent's CPUs. */
+static int cg_mkdirs(const struct cg *cg, const struct cg_hier *h)
+{
+	char path[PATH_MAX];
+	size_t root = strlen(h->mnt);
+	char *p;
+	int made;
+
+	if (pathf(path, sizeof path, "%s", h->dir) < 0)
+		return -1;
+	for (p = path + root + 1; ; p++) {
+		if (*p && *p != '/')
+			continue;
+		char save = *p;
+
+		*p = 0;
+		if (h->v2) {
+			char *slash = strrchr(path, '/');
+
+			*slash = 0;
+			if (cg_enable(path, cg->v2enable) < 0)
+				return -1;
+			*slash = '/';
+		}
+		made = mkdir(path, 0755) == 0;
+		if (!made && errno != EEXIST)
+			return err_sys("mkdir %s", path);
+		if (made && !h->v2 && (h->ctl & (1u << CG_CPUSET)) && cg_cpuset_inherit(path) < 0)
+			return -1;
+		if (!save)
+			break;
+		*p = save;
+	}
+	if (cg_populated(h->dir) > 0)
+		return err_set("cgroup %s exists and holds processes", h->dir);
+	return 0;
+}
+
+static int cg_used(const struct cg *cg, int i)
+{
+	int k;
+
+	if (i == cg->v2)
+		return 1;
+	for (k = 0; k < CG_NCTL; k++)
+		if (cg->where[k] == i)
+			return 1;
+	return 0;
+}
+
+static int cg_kill_all(const struct cg_hier *h)
+{
+	char path[PATH_MAX], *procs, *p;
+	long long pid;
+
+	if (h->v2) {
+		if (pathf(path, sizeof path, "%s/cgroup.kill", h->dir) < 0)
+			return -1;
+		if (access(path, F_OK) == 0)
+			return write_file(path, "1");
+	}
+	if (pathf(path, sizeof path, "%s/cgroup.procs", h->dir) < 0 ||
+	    !(procs = read_file(path, 1 << 20, NULL)))
+		return -1;
+	for (p = strtok(procs, "\n"); p; p = strtok(NULL, "\n"))
+		if (parse_ll(p, 1, INT_MAX, &pid) == 0)
+			kill((pid_t)pid, SIGKILL);
+	free(procs);
+	return 0;
+}
+
+/* Removes the container's groups; whatever still runs in them is killed
+ * first (a frozen v1 group is thawed, or SIGKILL would wait). */
+static int cg_destroy(struct cg *cg)
+{
+	int i, rc = 0, fz = cg->where[CG_FREEZER];
+	int64_t deadline;
+	char path[PATH_MAX];
+
+	if (fz >= 0 && cg->h[fz].dir && !cg->h[fz].v2) {
+		if (pathf(path, sizeof path, "%s/freezer.state", cg->h[fz].dir) == 0)
+			write_file(path, "THAWED");
+	}
+	for (i = 0; i < cg->nh; i++) {
+		struct cg_hier *h = &cg->h[i];
+
+		if (!h->dir)
+			continue;
+		deadline = now_ms() + SB_CGROUP_DRAIN_MS;
+		while (rmdir(h->dir) < 0) {
+			if (errno == ENOENT)
+				break;
+			if (errno != EBUSY || now_ms() > deadline) {
+				rc = err_sys("rmdir %s", h->dir);
+				break;
+			}
+			cg_kill_all(h);
+			sleep_ms(2);
+		}
+		free(h->dir);
+		h->dir = NULL;
+	}
+	return rc;
+}
+
+static int cg_create(struct cg *cg, const char *rel)
+{
+	int i;
+
+	if (cg_check_path(rel) < 0)
+		return -1;
+	for (i = 0; i < cg->nh; i++) {
+		struct cg_hier *h = &cg->h[i];
+
+		if (!cg_used(cg, i))
+			continue;
+		if (!(h->dir = cg_dir(h, rel)))
+			return err_set("out of memory");
+		if (cg_mkdirs(cg, h) < 0) {
+			free(h->dir);
+			h->dir = NULL;
+			cg_destroy(cg);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+static int cg_write(const struct cg *cg, int ctl, const char *file, const char *fmt, ...)
+{
+	char path[PATH_MAX], val[256];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(val, sizeof val, fmt, ap);
+	va_end(ap);
+	if (pathf(path, sizeof path, "%s/%s", cg->h[cg->where[ctl]].dir, file) < 0 ||
+	    write_file(path, val) < 0)
+		return err_ctx("%s: set %s to %s", cg_cfgname[ctl], file, val);
+	return 0;
+}
+
+static int cg_exists(const struct cg *cg, int ctl, const char *file)
+{
+	char path[PATH_MAX];
+
+	return pathf(path, sizeof path, "%s/%s", cg->h[cg->where[ctl]].dir, file) == 0 &&
+	    access(path, F_OK) == 0;
+}
+
+static int cg_is_v2(const struct cg *cg, int ctl)
+{
+	return cg->where[ctl] >= 0 && cg->h[cg->where[ctl]].v2;
+}
+
+static int cg_apply_memory(const struct cg *cg, const struct sb_resources *r)
+{
+	if (cg_is_v2(cg, CG_MEMORY)) {
+		if (r->mem_limit != SB_UNSET && (r->mem_limit < 0 ?
+		    cg_write(cg, CG_MEMORY, "memory.max", "max") :
+		    cg_write(cg, CG_MEMORY, "memory.max", "%lld", (long long)r->mem_limit)) < 0)
+			return -1;
+		if (r->mem_reservation != SB_UNSET && (r->mem_reservation < 0 ?
+		    cg_write(cg, CG_MEMORY, "memory.low", "max") :
+		    cg_write(cg, CG_MEMORY, "memory.low", "%lld", (long long)r->mem_reservation)) < 0)
+			return -1;
+		if (r->mem_swap == SB_UNSET)
+			return 0;
+		if (!cg_exists(cg, CG_MEMORY, "memory.swap.max"))
+			return err_set("linux.resources.memory.swap: this kernel has no swap accounting");
+		if (r->mem_swap < 0 || r->mem_limit < 0)
+			return cg_write(cg, CG_MEMORY, "memory.swap.max", "max");
+		/* OCI's swap is memory plus swap; v2 limits swap alone */
+		return cg_write(cg, CG_MEMORY, "memory.swap.max", "%lld",
+		    (long long)(r->mem_swap - r->mem_limit));
+	}
+	if (r->mem_limit != SB_UNSET &&
+	    cg_write(cg, CG_MEMORY, "memory.limit_in_bytes", "%lld", (long long)r->mem_limit) < 0)
+		return -1;
+	if (r->mem_reservation != SB_UNSET &&
+	    cg_write(cg, CG_MEMORY, "memory.soft_limit_in_bytes", "%lld",
+	    (long long)r->mem_reservation) < 0)
+		return -1;
+	if (r->mem_swap == SB_UNSET)
+		return 0;
+	if (!cg_exists(cg, CG_MEMORY, "memory.memsw.limit_in_bytes"))
+		return err_set("linux.resources.memory.swap: this kernel has no swap accounting");
+	return cg_write(cg, CG_MEMORY, "memory.memsw.limit_in_bytes", "%lld", (long long)r->mem_swap);
+}
+
+static int cg_apply_cpu(const struct cg *cg, const struct sb_resources *r)
+{
+	int64_t period = r->cpu_period == SB_UNSET ? 100000 : r->cpu_period;
+
+	if (cg_is_v2(cg, CG_CPU)) {
+		/* crun's mapping of shares [2, 262144] onto weight [1, 10000] */
+		if (r->cpu_shares != SB_UNSET &&
+		    cg_write(cg, CG_CPU, "cpu.weight", "%lld",
+		    (long long)(1 + ((r->cpu_shares - 2) * 9999) / 262142)) < 0)
+			return -1;
+		if (r->cpu_quota == SB_UNSET && r->cpu_period == SB_UNSET)
+			return 0;
+		if (r->cpu_quota == SB_UNSET || r->cpu_quota < 0)
+			return cg_write(cg, CG_CPU, "cpu.max", "max %lld", (long long)period);
+		return cg_write(cg, CG_CPU, "cpu.max", "%lld %lld",
+		    (long long)r->cpu_quota, (long long)period);
+	}
+	if (r->cpu_shares != SB_UNSET &&
+	    cg_write(cg, CG_CPU, "cpu.shares", "%lld", (long long)r->cpu_shares) < 0)
+		return -1;
+	if (r->cpu_period != SB_UNSET &&
+	    cg_write(cg, CG_CPU, "cpu.cfs_period_us", "%lld", (long long)period) < 0)
+		return -1;
+	if (r->cpu_quota != SB_UNSET &&
+	    cg_write(cg, CG_CPU, "cpu.cfs_quota_us", "%lld",
+	    (long long)(r->cpu_quota < 0 ? -1 : r->cpu_quota)) < 0)
+		return -1;
+	return 0;
+}
+
+static int cg_apply_io(const struct cg *cg, const struct sb_resources *r)
+{
+	if (r->blkio_weight == SB_UNSET)
+		return 0;
+	if (cg_is_v2(cg, CG_IO)) {
+		if (cg_exists(cg, CG_IO, "io.bfq.weight"))
+			return cg_write(cg, CG_IO, "io.bfq.weight", "%lld", (long long)r->blkio_weight);
+		if (cg_exists(cg, CG_IO, "io.weight"))
+			return cg_write(cg, CG_IO, "io.weight", "default %lld",
+			    (long long)(1 + (r->blkio_weight - 10) * 9999 / 990));
+	} else {
+		if (cg_exists(cg, CG_IO, "blkio.weight"))
+			return cg_write(cg, CG_IO, "blkio.weight", "%lld", (long long)r->blkio_weight);
+		if (cg_exists(cg, CG_IO, "blkio.bfq.weight"))
+			return cg_write(cg, CG_IO, "blkio.bfq.weight", "%lld", (long long)r->blkio_weight);
+	}
+	return err_set("linux.resources.blockIO.weight: the io controller has no weight file (no BFQ or io.cost on this kernel)");
+}
+
+/* The device rules runc and crun add after the config's own: the nodes
+ * every container gets, and mknod (not use) of any device. */
+static const struct sb_devrule cg_default_devrules[] = {
+	{ 1, 'c', -1, -1, "m" }, { 1, 'b', -1, -1, "m" },
+	{ 1, 'c', 1, 3, "rwm" }, { 1, 'c', 1, 5, "rwm" }, { 1, 'c', 1, 7, "rwm" },
+	{ 1, 'c', 1, 8, "rwm" }, { 1, 'c', 1, 9, "rwm" }, { 1, 'c', 5, 0, "rwm" },
+	{ 1, 'c', 5, 1, "rwm" }, { 1, 'c', 5, 2, "rwm" }, { 1, 'c', 136, -1, "rwm" },
+};
+
+static void cg_devrule_text(const struct sb_devrule *d, char *out, size_t n)
+{
+	char maj[24] = "*", min[24] = "*";
+
+	if (d->major >= 0)
+		snprintf(maj, sizeof maj, "%lld", (long long)d->major);
+	if (d->minor >= 0)
+		snprintf(min, sizeof min, "%lld", (long long)d->minor);
+	if (d->type == 'a')
+		snprintf(out, n, "a");
+	else
+		snprintf(out, n, "%c %s:%s %s", d->type, maj, min, d->access);
+}
+
+/* All device rules in order: the config's, the defaults, then one per
+ * linux.devices node, as runc does. Returns a malloc'd array. */
+static struct sb_devrule *cg_devrules(const struct sb_config *c, size_t *np)
+{
+	size_t n = c->res.ndevices + LEN(cg_default_devrules) + c->ndevices, i, k = 0;
+	struct sb_devrule *v = calloc(n ? n : 1, sizeof *v);
+
+	if (!v)
+		return NULL;
+	for (i = 0; i < c->res.ndevices; i++)
+		v[k++] = c->res.devices[i];
+	for (i = 0; i < LEN(cg_default_devrules); i++)
+		v[k++] = cg_default_devrules[i];
+	for (i = 0; i < c->ndevices; i++) {
+		const struct sb_device *d = &c->devices[i];
+
+		if (d->type == 'p')
+			continue;
+		v[k].allow = 1;
+		v[k].type = d->type == 'b' ? 'b' : 'c';
+		v[k].major = d->major;
+		v[k].minor = d->minor;
+		strcpy(v[k].access, "rwm");
+		k++;
+	}
+	*np = k;
+	return v;
+}
+
+static int cg_devices_bpf(const struct cg *cg, const struct sb_devrule *v, size_t n);
+
+static int cg_apply_devices(const struct cg *cg, const struct sb_config *c)
+{
+	struct sb_devrule *v;
+	char rule[64];
+	size_t n, i;
+	int rc = 0;
+
+	if (!(cg_needed(&c->res) & (1u << CG_DEVICES)))
+		return 0;
+	if (!(v = cg_devrules(c, &n)))
+		return err_set("out of memory");
+	if (cg->devices_bpf) {
+		rc = cg_devices_bpf(cg, v, n);
+	} else {
+		for (i = 0; i < n && rc == 0; i++) {
+			cg_devrule_text(&v[i], rule, sizeof rule);
+			rc = cg_write(cg, CG_DEVICES, v[i].allow ? "devices.allow" :
+			    "devices.deny", "%s", rule);
+		}
+	}
+	free(v);
+	return rc;
+}
+
+static int cg_apply(const struct cg *cg, const struct sb_config *c)
+{
+	const struct sb_resources *r = &c->res;
+	char path[PATH_MAX];
+	size_t i;
+
+	if (cg->where[CG_MEMORY] >= 0 && cg_apply_memory(cg, r) < 0)
+		return -1;
+	if (cg->where[CG_CPU] >= 0 && cg_apply_cpu(cg, r) < 0)
+		return -1;
+	if (cg->where[CG_CPUSET] >= 0) {
+		if (r->cpus && cg_write(cg, CG_CPUSET, "cpuset.cpus", "%s", r->cpus) < 0)
+			return -1;
+		if (r->mems && cg_write(cg, CG_CPUSET, "cpuset.mems", "%s", r->mems) < 0)
+			return -1;
+	}
+	if (r->pids_limit != SB_UNSET && (r->pids_limit < 0 ?
+	    cg_write(cg, CG_PIDS, "pids.max", "max") :
+	    cg_write(cg, CG_PIDS, "pids.max", "%lld", (long long)r->pids_limit)) < 0)
+		return -1;
+	if (cg->where[CG_IO] >= 0 && cg_apply_io(cg, r) < 0)
+		return -1;
+	if (cg_apply_devices(cg, c) < 0)
+		return -1;
+	for (i = 0; i < r->nunified; i++) {
+		if (pathf(path, sizeof path, "%s/%s", cg->h[cg->v2].dir, r->unified[i].key) < 0 ||
+		    write_file(path, r->unified[i].value) < 0)
+			return err_ctx("linux.resources.unified.%s", r->unified[i].key);
+	}
+	return 0;
+}
+
+/* Opens cgroup.procs of every group, for moving the container in. */
+static int cg_open_procs(const struct cg *cg, int *fds, int max)
+{
+	char path[PATH_MAX];
+	int i, n = 0;
+
+	for (i = 0; i < cg->nh && n < max; i++) {
+		if (!cg->h[i].dir)
+			continue;
+		if (pathf(path, sizeof path, "%s/cgroup.procs", cg->h[i].dir) < 0 ||
+		    (fds[n] = open(path, O_WRONLY | O_CLOEXEC)) < 0) {
+			if (errno != ENAMETOOLONG)
+				err_sys("open %s", path);
+			while (n--)
+				close(fds[n]);
+			return -1;
+		}
+		n++;
+	}
+	return n;
+}
+
+/* How many times the kernel's OOM killer struck in the memory group. */
+static long long cg_oom_kills(const struct cg *cg)
+{
+	char path[PATH_MAX], *text, *p;
+	long long n = 0;
+	int i = cg->where[CG_MEMORY];
+
+	if (i < 0 || !cg->h[i].dir)
+		return 0;
+	if (pathf(path, sizeof path, "%s/%s", cg->h[i].dir,
+	    cg->h[i].v2 ? "memory.events" : "memory.oom_control") < 0 ||
+	    !(text = read_file(path, 65536, NULL)))
+		return 0;
+	if ((p = strstr(text, "oom_kill ")))
+		n = strtoll(p + 9, NULL, 10);
+	free(text);
+	return n;
+}
+
+/* Device rules on cgroup v2 are an eBPF program (BPF_PROG_TYPE_CGROUP_DEVICE)
+ * attached to the group. The rules are tried last to first, as later OCI
+ * rules override earlier ones; the first match decides, and a request no
+ * rule matches is allowed, as in a fresh v1 devices group. */
+enum { R_CTX = 1, R_TYPE = 2, R_ACC = 3, R_MAJ = 4, R_MIN = 5, R_TMP = 1 };
+
+static struct bpf_insn bpf_op(uint8_t code, int dst, int src, int16_t off, int32_t imm)
+{
+	struct bpf_insn i = { code, (uint8_t)dst, (uint8_t)src, off, imm };
+
+	return i;
+}
+
+static size_t cg_bpf_rule(struct bpf_insn *b, const struct sb_devrule *d)
+{
+	uint32_t acc = 0;
+	size_t n = 0, j;
+	const char *a;
+
+	for (a = d->access; *a; a++)
+		acc |= *a == 'm' ? BPF_DEVCG_ACC_MKNOD : *a == 'r' ? BPF_DEVCG_ACC_READ :
+		    BPF_DEVCG_ACC_WRITE;
+	if (d->type != 'a')
+		b[n++] = bpf_op(BPF_JMP | BPF_JNE | BPF_K, R_TYPE, 0, 0,
+		    d->type == 'b' ? BPF_DEVCG_DEV_BLOCK : BPF_DEVCG_DEV_CHAR);
+	if (acc != 7) {
+		b[n++] = bpf_op(BPF_ALU64 | BPF_MOV | BPF_X, R_TMP, R_ACC, 0, 0);
+		/* allow: the request must fit in the rule; deny: touch it */
+		b[n++] = bpf_op(BPF_ALU64 | BPF_AND | BPF_K, R_TMP, 0, 0,
+		    (int32_t)(d->allow ? ~acc & 7 : acc));
+		b[n++] = bpf_op(BPF_JMP | (d->allow ? BPF_JNE : BPF_JEQ) | BPF_K,
+		    R_TMP, 0, 0, 0);
+	}
+	if (d->major >= 0)
+		b[n++] = bpf_op(BPF_JMP | BPF_JNE | BPF_K, R_MAJ, 0, 0, (int32_t)d->major);
+	if (d->minor >= 0)
+		b[n++] = bpf_op(BPF_JMP | BPF_JNE | BPF_K, R_MIN, 0, 0, (int32_t)d->minor);
+	b[n++] = bpf_op(BPF_ALU64 | BPF_MOV | BPF_K, 0, 0, 0, d->allow);
+	b[n++] = bpf_op(BPF_JMP | BPF_EXIT, 0, 0, 0, 0);
+	for (j = 0; j + 2 < n; j++)
+		if (BPF_CLASS(b[j].code) == BPF_JMP)
+			b[j].off = (int16_t)(n - j - 1);
+	return n;
+}
+
+static int cg_devices_bpf(const struct cg *cg, const struct sb_devrule *v, size_t n)
+{
+	struct bpf_insn *p;
+	union bpf_attr at;
+	size_t k = 0, i;
+	int prog, dir = -1, rc = -1;
+
+	if (!(p = calloc(8 + n * 9, sizeof *p)))
+		return err_set("out of memory");
+	p[k++] = bpf_op(BPF_LDX | BPF_MEM | BPF_W, R_TYPE, R_CTX, 0, 0);
+	p[k++] = bpf_op(BPF_ALU64 | BPF_MOV | BPF_X, R_ACC, R_TYPE, 0, 0);
+	p[k++] = bpf_op(BPF_ALU64 | BPF_RSH | BPF_K, R_ACC, 0, 0, 16);
+	p[k++] = bpf_op(BPF_ALU64 | BPF_AND | BPF_K, R_TYPE, 0, 0, 0xffff);
+	p[k++] = bpf_op(BPF_LDX | BPF_MEM | BPF_W, R_MAJ, R_CTX, 4, 0);
+	p[k++] = bpf_op(BPF_LDX | BPF_MEM | BPF_W, R_MIN, R_CTX, 8, 0);
+	/* a rule that matches everything ends the program: the verifier
+	 * refuses code it cannot reach */
+	for (i = n; i-- > 0; ) {
+		k += cg_bpf_rule(p + k, &v[i]);
+		if (v[i].type == 'a' && v[i].major < 0 && v[i].minor < 0 &&
+		    !strcmp(v[i].access, "rwm"))
+			break;
+	}
+	if (i == (size_t)-1) {
+		p[k++] = bpf_op(BPF_ALU64 | BPF_MOV | BPF_K, 0, 0, 0, 1);
+		p[k++] = bpf_op(BPF_JMP | BPF_EXIT, 0, 0, 0, 0);
+	}
+
+	memset(&at, 0, sizeof at);
+	at.prog_type = BPF_PROG_TYPE_CGROUP_DEVICE;
+	at.insns = (uint64_t)(uintptr_t)p;
+	at.insn_cnt = (uint32_t)k;
+	at.license = (uint64_t)(uintptr_t)"GPL";
+	if ((prog = (int)syscall(SYS_bpf, BPF_PROG_LOAD, &at, sizeof at)) < 0) {
+		/* again with the verifier's log, for its reason, at its end;
+		 * a log too small fails the load (ENOSPC), so only here */
+		char log[16384] = "";
+		size_t len;
+
+		at.log_buf = (uint64_t)(uintptr_t)log;
+		at.log_size = sizeof log;
+		at.log_level = 1;
+		syscall(SYS_bpf, BPF_PROG_LOAD, &at, sizeof at);
+		len = strlen(log);
+		err_sys("linux.resources.devices: load the eBPF device filter%s%s",
+		    len ? ": ..." : "", log + (len > 300 ? len - 300 : 0));
+		goto out;
+	}
+	if ((dir = open(cg->h[cg->v2].dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0) {
+		err_sys("open %s", cg->h[cg->v2].dir);
+		goto out;
+	}
+	memset(&at, 0, sizeof at);
+	at.target_fd = (uint32_t)dir;
+	at.attach_bpf_fd = (uint32_t)prog;
+	at.attach_type = BPF_CGROUP_DEVICE;
+	at.attach_flags = BPF_F_ALLOW_MULTI;
+	if (syscall(SYS_bpf, BPF_PROG_ATTACH, &at, sizeof at) < 0) {
+		err_sys("linux.resources.devices: attach the eBPF device filter to %s",
+		    cg->h[cg->v2].dir);
+		goto out;
+	}
+	rc = 0;
+out:
+	if (prog >= 0)
+		close(prog);
+	if (dir >= 0)
+		close(dir);
+	free(p);
+	return rc;
+}
+
+/* ============================================================= mnt === */
+
+/* Mounts inside the container's mount namespace. Every destination is
+ * resolved inside the rootfs as if the rootfs were "/" (openat2 with
+ * RESOLVE_IN_ROOT, or an equivalent walk on kernels before 5.6), created
+ * when missing, and mounted through /proc/self/fd/N of the resolved
+ * O_PATH descriptor, so a symlink in the rootfs, even one swapped in
+ * while we work, cannot aim a mount at a host path. */
+
+struct sb_open_how {
+	uint64_t flags, mode, resolve;
+};
+#define SB_RESOLVE_NO_MAGICLINKS 0x02
+#define SB_RESOLVE_NO_SYMLINKS 0x04
+#define SB_RESOLVE_IN_ROOT 0x10
+
+static int mnt_no_openat2; /* set when the kernel lacks it (ENOSYS) */
+
+static const char *fd_path(int fd, char *buf, size_t n)
+{
+	snprintf(buf, n, "/proc/self/fd/%d", fd);
+	return buf;
+}
+
+/* The walk for kernels without openat2: one component at a time with
+ * O_NOFOLLOW, symlinks expanded by hand and restarted at rootfd when
+ * absolute, ".." never above rootfd. */
+static int mnt_walk(int rootfd, const char *path, int no_symlinks)
+{
+	char rest[PATH_MAX], link[PATH_MAX], comp[NAME_MAX + 1];
+	int stack[128], depth = 0, cur, fd, links = 0, i;
+	struct stat st;
+	size_t n;
+	ssize_t ln;
+	char *p;
+
+	if (strlen(path) >= sizeof rest)
+		return errno = ENAMETOOLONG, -1;
+	strcpy(rest, path);
+	if ((cur = fcntl(rootfd, F_DUPFD_CLOEXEC, 0)) < 0)
+		return -1;
+	for (p = rest; ; ) {
+		while (*p == '/')
+			p++;
+		if (!*p)
+			break;
+		n = strcspn(p, "/");
+		if (n > NAME_MAX) {
+			errno = ENAMETOOLONG;
+			goto fail;
+		}
+		memcpy(comp, p, n);
+		comp[n] = 0;
+		p += n;
+		if (!strcmp(comp, "."))
+			continue;
+		if (!strcmp(comp, "..")) {
+			if (depth) {
+				close(cur);
+				cur = stack[--depth];
+			}
+			continue;
+		}
+		if ((fd = openat(cur, comp, O_PATH | O_NOFOLLOW | O_CLOEXEC)) < 0)
+			goto fail;
+		if (fstat(fd, &st) < 0) {
+			close(fd);
+			goto fail;
+		}
+		if (S_ISLNK(st.st_mode)) {
+			if (no_symlinks || ++links > 40) {
+				close(fd);
+				errno = ELOOP;
+				goto fail;
+			}
+			ln = readlinkat(fd, "", link, sizeof link - 1);
+			close(fd);
+			if (ln < 0)
+				goto fail;
+			link[ln] = 0;
+			if (strlen(link) + strlen(p) + 2 > sizeof rest) {
+				errno = ENAMETOOLONG;
+				goto fail;
+			}
+			memmove(rest + strlen(link), p, strlen(p) + 1);
+			memcpy(rest, link, strlen(link));
+			p = rest;
+			if (link[0] == '/') {
+				while (depth)
+					close(stack[--depth]);
+				close(cur);
+				if ((cur = fcntl(rootfd, F_DUPFD_CLOEXEC, 0)) < 0)
+					return -1;
+			}
+			continue;
+		}
+		if (depth == (int)LEN(stack)) {
+			close(fd);
+			errno = ELOOP;
+			goto fail;
+		}
+		stack[depth++] = cur;
+		cur = fd;
+	}
+	for (i = 0; i < depth; i++)
+		close(stack[i]);
+	return cur;
+fail:
+	i = errno;
+	while (depth)
+		close(stack[--depth]);
+	close(cur);
+	errno = i;
+	return -1;
+}
+
+/* An O_PATH descriptor for path inside the tree at rootfd, resolved as if
+ * rootfd were "/". Sets errno and returns -1 on failure. */
+static int mnt_resolve(int rootfd, const char *path, int no_symlinks)
+{
+	struct sb_open_how how = { O_PATH | O_CLOEXEC, 0,
+		SB_RESOLVE_IN_ROOT | SB_RESOLVE_NO_MAGICLINKS };
+	int fd;
+
+	while (*path == '/')
+		path++;
+	if (!*path)
+		path = ".";
+	if (no_symlinks)
+		how.resolve |= SB_RESOLVE_NO_SYMLINKS;
+	if (!mnt_no_openat2) {
+		do
+			fd = (int)syscall(SYS_openat2, rootfd, path, &how, sizeof how);
+		while (fd < 0 && errno == EAGAIN);
+		if (fd >= 0 || errno != ENOSYS)
+			return fd;
+		mnt_no_openat2 = 1;
+	}
+	return mnt_walk(rootfd, path, no_symlinks);
+}
+
+/* Like mnt_resolve, creating what is missing: directories on the way and,
+ * at the end, a directory or (file set) an empty file. Each component is
+ * created in its resolved parent, so creation cannot escape either. */
+static int mnt_mkpath(int rootfd, const char *path, int file, int no_symlinks)
+{
+	char buf[PATH_MAX];
+	size_t i, start = 0, len;
+	int fd, parent, r;
+
+	if (strlen(path) >= sizeof buf)
+		return errno = ENAMETOOLONG, -1;
+	while (*path == '/')
+		path++;
+	strcpy(buf, path);
+	len = strlen(buf);
+	while (len && buf[len - 1] == '/')
+		buf[--len] = 0;
+	if (!len)
+		return mnt_resolve(rootfd, "/", no_symlinks);
+	for (i = 0; i <= len; i++) {
+		if (buf[i] != '/' && buf[i])
+			continue;
+		if (i == start) { /* "//" */
+			start = i + 1;
+			continue;
+		}
+		buf[i] = 0;
+		fd = mnt_resolve(rootfd, buf, no_symlinks);
+		if (fd < 0 && errno == ENOENT) {
+			if (start)
+				buf[start - 1] = 0;
+			parent = mnt_resolve(rootfd, start ? buf : "/", no_symlinks);
+			if (start)
+				buf[start - 1] = '/';
+			if (parent < 0)
+				return -1;
+			if (file && i == len) {
+				r = openat(parent, buf + start, O_WRONLY | O_CREAT | O_EXCL |
+				    O_NOFOLLOW | O_CLOEXEC, 0644);
+				if (r >= 0)
+					close(r);
+			} else {
+				r = mkdirat(parent, buf + start, 0755);
+			}
+			close(parent);
+			if (r < 0 && errno != EEXIST)
+				return -1;
+			/* EEXIST here and ENOENT next: a dangling symlink */
+			fd = mnt_resolve(rootfd, buf, no_symlinks);
+		}
+		if (fd < 0)
+			return -1;
+		if (i == len)
+			return fd;
+		close(fd);
+		buf[i] = '/';
+		start = i + 1;
+	}
+	return errno = EINVAL, -1;
+}
+
+struct mnt_ctx {
+	const struct sb_config *c;
+	const struct cg *cg;
+	int rootfd;         /* O_PATH on the rootfs, as the host sees it */
+	int userns;         /* in a new user namespace: no mknod */
+	int cgroupns;       /* in a new cgroup namespace */
+};
+
+/* MS_* flags a mount has now; a remount must repeat the ones the kernel
+ * locked (in a user namespace, clearing nosuid/nodev/ro fails). */
+static unsigned long mnt_current_flags(int fd)
+{
+	static const struct { unsigned long st, ms; } map[] = {
+		{ ST_RDONLY, MS_RDONLY }, { ST_NOSUID, MS_NOSUID }, { ST_NODEV, MS_NODEV },
+		{ ST_NOEXEC, MS_NOEXEC }, { ST_NOATIME, MS_NOATIME },
+		{ ST_NODIRATIME, MS_NODIRATIME }, { ST_RELATIME, MS_RELATIME },
+	};
+	struct statfs sf;
+	unsigned long f = 0;
+	size_t i;
+
+	if (fstatfs(fd, &sf) < 0)
+		return 0;
+	for (i = 0; i < LEN(map); i++)
+		if ((unsigned long)sf.f_flags & map[i].st)
+			f |= map[i].ms;
+	return f;
+}
+
+#define MNT_PER_MOUNT (MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC | \
+	MS_NOATIME | MS_NODIRATIME | MS_RELATIME | MS_STRICTATIME | MS_NOSYMFOLLOW)
+
+/* Remounts the bind mount at fd with flags set and clear cleared. */
+static int mnt_rebind(int fd, unsigned long set, unsigned long clear, const char *what)
+{
+	unsigned long f = (mnt_current_flags(fd) & ~clear) | (set & MNT_PER_MOUNT);
+	char p[64];
+
+	if (set & (MS_NOATIME | MS_STRICTATIME | MS_RELATIME))
+		f = (f & ~(MS_NOATIME | MS_STRICTATIME | MS_RELATIME)) |
+		    (set & (MS_NOATIME | MS_STRICTATIME | MS_RELATIME));
+	if (mount(NULL, fd_path(fd, p, sizeof p), NULL, MS_REMOUNT | MS_BIND | f, NULL) < 0)
+		return err_sys("remount %s", what);
+	return 0;
+}
+
+struct sb_mount_attr {
+	uint64_t attr_set, attr_clr, propagation, userns_fd;
+};
+
+static int mnt_attrs(int fd, const struct sb_mount *m)
+{
+	struct sb_mount_attr a = { m->rec_set, m->rec_clear, 0, 0 };
+
+	if (!m->rec_set && !m->rec_clear)
+		return 0;
+	if (syscall(SYS_mount_setattr, fd, "", AT_EMPTY_PATH | 0x8000 /* AT_RECURSIVE */,
+	    &a, sizeof a) < 0)
+		return err_sys("%s: recursive mount options (mount_setattr, Linux 5.12)",
+		    m->destination);
+	return 0;
+}
+
+static int is_type(const struct sb_mount *m, const char *t)
+{
+	return m->type && !strcmp(m->type, t);
+}
+
+/* tmpcopyup (crun, runc): the new tmpfs starts with a copy of what the
+ * rootfs had at the destination. Copied with cp -a semantics for the
+ * simple cases: directories, regular files, symlinks. */
+static int mnt_copy_tree(int from, int to);
+
+static int mnt_copy_entry(int from, int to, const char *name, const struct stat *st)
+{
+	char link[PATH_MAX], buf[65536];
+	int in, out, rc = 0;
+	ssize_t n;
+
+	if (S_ISDIR(st->st_mode)) {
+		if (mkdirat(to, name, st->st_mode & 07777) < 0 && errno != EEXIST)
+			return err_sys("tmpcopyup: mkdir %s", name);
+		if ((in = openat(from, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)) < 0)
+			return err_sys("tmpcopyup: open %s", name);
+		if ((out = openat(to, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)) < 0) {
+			close(in);
+			return err_sys("tmpcopyup: open %s", name);
+		}
+		rc = mnt_copy_tree(in, out);
+		close(in);
+		close(out);
+	} else if (S_ISLNK(st->st_mode)) {
+		if ((n = readlinkat(from, name, link, sizeof link - 1)) < 0)
+			return err_sys("tmpcopyup: readlink %s", name);
+		link[n] = 0;
+		if (symlinkat(link, to, name) < 0)
+			return err_sys("tmpcopyup: symlink %s", name);
+	} else if (S_ISREG(st->st_mode)) {
+		if ((in = openat(from, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC)) < 0)
+			return err_sys("tmpcopyup: open %s", name);
+		if ((out = openat(to, name, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC,
+		    st->st_mode & 07777)) < 0) {
+			close(in);
+			return err_sys("tmpcopyup: create %s", name);
+		}
+		while ((n = read(in, buf, sizeof buf)) > 0 && rc == 0)
+			if (write_all(out, buf, (size_t)n) < 0)
+				rc = err_sys("tmpcopyup: write %s", name);
+		if (n < 0)
+			rc = err_sys("tmpcopyup: read %s", name);
+		close(in);
+		close(out);
+	} else {
+		return 0; /* devices, sockets and fifos are not copied */
+	}
+	if (rc == 0 && fchownat(to, name, st->st_uid, st->st_gid, AT_SYMLINK_NOFOLLOW) < 0 &&
+	    errno != EINVAL)
+		rc = err_sys("tmpcopyup: chown %s", name);
+	return rc;
+}
+
+static int mnt_copy_tree(int from, int to)
+{
+	struct dirent *e;
+	struct stat st;
+	DIR *d;
+	int fd, rc = 0;
+
+	if ((fd = dup(from)) < 0 || !(d = fdopendir(fd))) {
+		if (fd >= 0)
+			close(fd);
+		return err_sys("tmpcopyup: opendir");
+	}
+	while (rc == 0 && (e = readdir(d))) {
+		if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
+			continue;
+		if (fstatat(from, e->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0)
+			rc = err_sys("tmpcopyup: stat %s", e->d_name);
+		else
+			rc = mnt_copy_entry(from, to, e->d_name, &st);
+	}
+	closedir(d);
+	return rc;
+}
+
+/* data without "tmpcopyup", which is ours, not the filesystem's. */
+static int mnt_strip_word(const char *data, const char *word, char *out, size_t n)
+{
+	char tmp[1024], *tok, *save;
+	int found = 0;
+
+	*out = 0;
+	if (!data)
+		return 0;
+	snprintf(tmp, sizeof tmp, "%s", data);
+	for (tok = strtok_r(tmp, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+		if (!strcmp(tok, word)) {
+			found = 1;
+			continue;
+		}
+		if (*out)
+			strncat(out, ",", n - strlen(out) - 1);
+		strncat(out, tok, n - strlen(out) - 1);
+	}
+	return found;
+}
+
+/* A "cgroup" mount on a host with v1 hierarchies: a tmpfs holding the
+ * container's own groups, one directory per hierarchy, as runc does. A
+ * cgroup namespace mounts each hierarchy itself (rooted at the group);
+ * without one, the groups are bind-mounted. Pure v2 hosts mount cgroup2. */
+static int mnt_cgroup_v1(const struct mnt_ctx *x, const struct sb_mount *m, int fd)
+{
+	unsigned long fl = (m->flags & MNT_PER_MOUNT) & ~MS_RDONLY;
+	unsigned long sfl = fl | (m->flags & MS_RDONLY);
+	char p[64], q[64];
+	int i, dfd, sub;
+
+	if (mount("tmpfs", fd_path(fd, p, sizeof p), "tmpfs", fl, "mode=755") < 0)
+		return err_sys("mount tmpfs on %s", m->destination);
+	if ((dfd = mnt_resolve(x->rootfd, m->destination, 0)) < 0)
+		return err_sys("open %s", m->destination);
+	for (i = 0; i < x->cg->nh; i++) {
+		const struct cg_hier *h = &x->cg->h[i];
+		const char *name = strrchr(h->mnt, '/') + 1;
+		int r;
+
+		if (!h->dir)
+			continue;
+		if (mkdirat(dfd, name, 0755) < 0 && errno != EEXIST)
+			return close(dfd), err_sys("mkdir %s/%s", m->destination, name);
+		if ((sub = openat(dfd, name, O_PATH | O_NOFOLLOW | O_CLOEXEC)) < 0)
+			return close(dfd), err_sys("open %s/%s", m->destination, name);
+		fd_path(sub, q, sizeof q);
+		if (x->cgroupns)
+			r = mount("cgroup", q, h->v2 ? "cgroup2" : "cgroup", sfl,
+			    h->v2 ? NULL : h->opts);
+		else
+			r = mount(h->dir, q, NULL, MS_BIND, NULL);
+		close(sub);
+		if (r < 0)
+			return close(dfd), err_sys("mount cgroup %s on %s/%s", h->opts,
+			    m->destination, name);
+		if (!x->cgroupns && (sub = openat(dfd, name, O_PATH | O_CLOEXEC)) >= 0) {
+			r = mnt_rebind(sub, sfl, 0, m->destination);
+			close(sub);
+			if (r < 0)
+				return close(dfd), -1;
+		}
+	}
+	close(dfd);
+	if (m->flags & MS_RDONLY) {
+		if ((dfd = mnt_resolve(x->rootfd, m->destination, 0)) < 0)
+			return err_sys("open %s", m->destination);
+		if (mount(NULL, fd_path(dfd, p, sizeof p), NULL,
+		    MS_REMOUNT | MS_RDONLY | fl, "mode=755") < 0) {
+			close(dfd);
+			return err_sys("remount %s read-only", m->destination);
+		}
+		close(dfd);
+	}
+	return 0;
+}
+
+static int mnt_is_v2_only(const struct cg *cg)
+{
+	int i;
+
+	for (i = 0; i < cg->nh; i++)
+		if (!cg->h[i].v2)
+			return 0;
+	return cg->v2 >= 0;
+}
+
+static int mnt_one(const struct mnt_ctx *x, const struct sb_mount *m)
+{
+	const char *type = m->type, *src = m->source;
+	unsigned long fl = m->flags & ~(MS_BIND | MS_REC | MS_REMOUNT);
+	char p[64], data[1024];
+	struct stat st;
+	int fd, dir = 1, r, copyup, nosym;
+
+	if (m->bind) {
+		if (stat(src, &st) < 0)
+			return err_sys("mount source %s", src);
+		dir = S_ISDIR(st.st_mode);
+	}
+	nosym = is_type(m, "proc") || is_type(m, "sysfs");
+	if ((fd = mnt_mkpath(x->rootfd, m->destination, !dir, nosym)) < 0) {
+		/* /proc through a symlink would let the rootfs choose where
+		 * procfs lands (CVE-2019-19921) */
+		if (errno == ELOOP && nosym)
+			return err_set("mount destination %s: a symlink, refused for %s mounts",
+			    m->destination, m->type);
+		return err_sys("mount destination %s", m->destination);
+	}
+	fd_path(fd, p, sizeof p);
+	copyup = mnt_strip_word(m->data, "tmpcopyup", data, sizeof data);
+	if (m->bind) {
+		r = mount(src, p, NULL, MS_BIND | (m->flags & MS_REC), NULL);
+	} else if (is_type(m, "cgroup") && !mnt_is_v2_only(x->cg)) {
+		r = mnt_cgroup_v1(x, m, fd);
+		close(fd);
+		return r;
+	} else {
+		if (is_type(m, "cgroup"))
+			type = "cgroup2";
+		r = mount(src ? src : type, p, type, fl, *data ? data : NULL);
+	}
+	if (r < 0) {
+		err_sys("mount %s on %s", src ? src : type, m->destination);
+		close(fd);
+		return -1;
+	}
+	if (copyup) {
+		int to = mnt_resolve(x->rootfd, m->destination, 0);
+		int from = openat(fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+
+		r = to < 0 || from < 0 ? err_sys("tmpcopyup %s", m->destination) :
+		    mnt_copy_tree(from, to);
+		if (to >= 0)
+			close(to);
+		if (from >= 0)
+			close(from);
+		if (r < 0) {
+			close(fd);
+			return -1;
+		}
+	}
+	close(fd);
+	/* from here on, work on the new mount, not the dentry below it */
+	if ((fd = mnt_resolve(x->rootfd, m->destination, 0)) < 0)
+		return err_sys("open %s", m->destination);
+	r = 0;
+	if (m->bind && (fl || m->clear))
+		r = mnt_rebind(fd, fl, m->clear, m->destination);
+	if (r == 0 && m->propagation &&
+	    mount(NULL, fd_path(fd, p, sizeof p), NULL, m->propagation, NULL) < 0)
+		r = err_sys("set propagation of %s", m->destination);
+	if (r == 0)
+		r = mnt_attrs(fd, m);
+	close(fd);
+	return r;
+}
+
+/* A device node at path in the rootfs. In a user namespace mknod is
+ * refused: the host's node is bind-mounted onto an empty file instead. */
+static int mnt_mknod(const struct mnt_ctx *x, const char *path, mode_t mode,
+    dev_t dev, const char *host)
+{
+	char dir[PATH_MAX], p[64];
+	const char *name;
+	struct stat st;
+	int dfd, fd, r;
+
+	snprintf(dir, sizeof dir, "%s", path);
+	*strrchr(dir, '/') = 0;
+	name = strrchr(path, '/') + 1;
+	if ((dfd = mnt_mkpath(x->rootfd, *dir ? dir : "/", 0, 0)) < 0)
+		return err_sys("device %s", path);
+	r = x->userns ? -1 : mknodat(dfd, name, mode, dev);
+	if (r == 0 || (errno == EEXIST && fstatat(dfd, name, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+	    (st.st_mode & S_IFMT) == (mode & S_IFMT) && st.st_rdev == dev)) {
+		r = fchmodat(dfd, name, mode & 07777, 0);
+		close(dfd);
+		return r < 0 ? err_sys("chmod %s", path) : 0;
+	}
+	close(dfd);
+	if (!x->userns && errno != EEXIST && errno != EPERM)
+		return err_sys("mknod %s", path);
+	/* bind the host's node over whatever is there */
+	if (!S_ISCHR(mode) && !S_ISBLK(mode))
+		return err_sys("mknod %s", path);
+	if ((fd = mnt_mkpath(x->rootfd, path, 1, 0)) < 0)
+		return err_sys("device %s", path);
+	r = mount(host, fd_path(fd, p, sizeof p), NULL, MS_BIND, NULL);
+	close(fd);
+	return r < 0 ? err_sys("bind %s on %s", host, path) : 0;
+}
+
+static int mnt_symlink(const struct mnt_ctx *x, const char *target, const char *path,
+    int replace)
+{
+	char dir[PATH_MAX];
+	const char *name = strrchr(path, '/') + 1;
+	int dfd, r;
+
+	snprintf(dir, sizeof dir, "%s", path);
+	*strrchr(dir, '/') = 0;
+	if ((dfd = mnt_mkpath(x->rootfd, dir, 0, 0)) < 0)
+		return err_sys("symlink %s", path);
+	if (replace)
+		unlinkat(dfd, name, 0);
+	r = symlinkat(target, dfd, name);
+	close(dfd);
+	if (r < 0 && errno != EEXIST)
+		return err_sys("symlink %s", path);
+	return 0;
+}
+
+/* The nodes every container gets (runtime-spec "Default Devices"), the
+ * config's linux.devices, and the /dev links. */
+static int mnt_devices(const struct mnt_ctx *x)
+{
+	static const struct { const char *name; int maj, min; } defaults[] = {
+		{ "null", 1, 3 }, { "zero", 1, 5 }, { "full", 1, 7 },
+		{ "random", 1, 8 }, { "urandom", 1, 9 }, { "tty", 5, 0 },
+	};
+	static const char *const links[][2] = {
+		{ "/proc/self/fd", "/dev/fd" }, { "/proc/self/fd/0", "/dev/stdin" },
+		{ "/proc/self/fd/1", "/dev/stdout" }, { "/proc/self/fd/2", "/dev/stderr" },
+	};
+	const struct sb_config *c = x->c;
+	char path[64];
+	size_t i;
+	int devpts = 0;
+
+	for (i = 0; i < LEN(defaults); i++) {
+		snprintf(path, sizeof path, "/dev/%s", defaults[i].name);
+		if (mnt_mknod(x, path, S_IFCHR | 0666,
+		    makedev(defaults[i].maj, defaults[i].min), path) < 0)
+			return -1;
+	}
+	for (i = 0; i < c->ndevices; i++) {
+		const struct sb_device *d = &c->devices[i];
+		mode_t type = d->type == 'b' ? S_IFBLK : d->type == 'p' ? S_IFIFO : S_IFCHR;
+		mode_t perm = d->has_mode ? (d->mode & 07777) : 0666;
+		char hostp[PATH_MAX];
+		int dfd;
+
+		snprintf(hostp, sizeof hostp, "%s", d->path);
+		if (mnt_mknod(x, d->path, type | perm,
+		    makedev((unsigned)d->major, (unsigned)d->minor), hostp) < 0)
+			return err_ctx("linux.devices[%zu]", i);
+		if (!d->has_uid && !d->has_gid)
+			continue;
+		if ((dfd = mnt_resolve(x->rootfd, d->path, 0)) < 0)
+			return err_sys("linux.devices[%zu]: %s", i, d->path);
+		if (fchownat(dfd, "", d->has_uid ? d->uid : (uid_t)-1,
+		    d->has_gid ? d->gid : (gid_t)-1, AT_EMPTY_PATH) < 0) {
+			close(dfd);
+			return err_sys("linux.devices[%zu]: chown %s", i, d->path);
+		}
+		close(dfd);
+	}
+	for (i = 0; i < LEN(links); i++)
+		if (mnt_symlink(x, links[i][0], links[i][1], 0) < 0)
+			return -1;
+	for (i = 0; i < c->nmounts; i++)
+		if (is_type(&c->mounts[i], "devpts") && !strcmp(c->mounts[i].destination, "/dev/pts"))
+			devpts = 1;
+	/* ptmx of the container's own devpts instance, not the host's */
+	if (devpts && mnt_symlink(x, "pts/ptmx", "/dev/ptmx", 1) < 0)
+		return -1;
+	return 0;
+}
+
+/* Makes the rootfs a mount point of its own in a mount tree that does
+ * not propagate back to the host. Returns an O_PATH fd on it. */
+static int mnt_prepare(const struct sb_config *c)
+{
+	unsigned long prop = (c->rootfs_propagation & MS_PRIVATE) ? MS_PRIVATE : MS_SLAVE;
+	int fd;
+
+	if (mount(NULL, "/", NULL, prop | MS_REC, NULL) < 0)
+		return err_sys("make / %s", prop == MS_PRIVATE ? "rprivate" : "rslave");
+	if (mount(c->root, c->root, NULL, MS_BIND | MS_REC, NULL) < 0)
+		return err_sys("bind rootfs %s", c->root);
+	if ((fd = open(c->root, O_PATH | O_DIRECTORY | O_CLOEXEC)) < 0)
+		return err_sys("open rootfs %s", c->root);
+	return fd;
+}
+
+/* pivot_root(".", ".") stacks the old root on the new one; detaching it
+ * leaves only the rootfs. An initramfs root cannot be pivoted (the kernel
+ * refuses a root mount without a parent): there the rootfs is moved over
+ * "/" and chrooted into, which isolates the same way for processes that
+ * cannot chroot themselves. */
+static int mnt_pivot(int rootfd, const char *root)
+{
+	char p[64];
+
+	if (fchdir(rootfd) < 0 && chdir(root) < 0)
+		return err_sys("chdir %s", root);
+	if (syscall(SYS_pivot_root, ".", ".") == 0) {
+		if (mount(NULL, ".", NULL, MS_SLAVE | MS_REC, NULL) < 0)
+			return err_sys("make old root rslave");
+		if (umount2(".", MNT_DETACH) < 0)
+			return err_sys("detach old root");
+		if (chdir("/") < 0)
+			return err_sys("chdir /");
+		return 0;
+	}
+	if (errno != EINVAL)
+		return err_sys("pivot_root %s", root);
+	dbg("pivot_root refused (initramfs root?): moving %s over / and chrooting", root);
+	if (mount(fd_path(rootfd, p, sizeof p), "/", NULL, MS_MOVE, NULL) < 0)
+		return err_sys("move %s to /", root);
+	if (chroot(".") < 0)
+		return err_sys("chroot %s", root);
+	if (chdir("/") < 0)
+		return err_sys("chdir /");
+	return 0;
+}
+
+/* maskedPaths: a read-only empty tmpfs over directories, /dev/null over
+ * anything else. The /dev/null bound is a descriptor checked to be the
+ * real 1:3 node, never a path in the rootfs that could be a symlink
+ * planted by the image (CVE-2025-31133). */
+static int mnt_mask(const struct sb_config *c, int devnull)
+{
+	char p[64], q[64];
+	struct stat st;
+	size_t i;
+	int fd, root = open("/", O_PATH | O_DIRECTORY | O_CLOEXEC);
+
+	if (root < 0)
+		return err_sys("open /");
+	for (i = 0; i < c->nmasked; i++) {
+		if ((fd = mnt_resolve(root, c->masked_paths[i], 0)) < 0) {
+			if (errno == ENOENT)
+				continue;
+			close(root);
+			return err_sys("masked path %s", c->masked_paths[i]);
+		}
+		fd_path(fd, p, sizeof p);
+		if (fstat(fd, &st) == 0 && S_ISDIR(st.st_mode)) {
+			if (mount("tmpfs", p, "tmpfs", MS_RDONLY, "size=0") < 0)
+				goto fail;
+		} else if (mount(fd_path(devnull, q, sizeof q), p, NULL, MS_BIND, NULL) < 0) {
+			goto fail;
+		}
+		close(fd);
+	}
+	close(root);
+	return 0;
+fail:
+	err_sys("mask %s", c->masked_paths[i]);
+	close(fd);
+	close(root);
+	return -1;
+}
+
+static int mnt_readonly(const struct sb_config *c)
+{
+	char p[64];
+	size_t i;
+	int fd, r, root = open("/", O_PATH | O_DIRECTORY | O_CLOEXEC);
+
+	if (root < 0)
+		return err_sys("open /");
+	for (i = 0; i < c->nreadonly; i++) {
+		const char *path = c->readonly_paths[i];
+
+		if ((fd = mnt_resolve(root, path, 0)) < 0) {
+			if (errno == ENOENT)
+				continue;
+			close(root);
+			return err_sys("read-only path %s", path);
+		}
+		r = mount(fd_path(fd, p, sizeof p), p, NULL, MS_BIND | MS_REC, NULL);
+		close(fd);
+		if (r < 0) {
+			close(root);
+			return err_sys("bind read-only path %s", path);
+		}
+		if ((fd = mnt_resolve(root, path, 0)) < 0) {
+			close(root);
+			return err_sys("read-only path %s", path);
+		}
+		r = mnt_rebind(fd, MS_RDONLY, 0, path);
+		close(fd);
+		if (r < 0) {
+			close(root);
+			return -1;
+		}
+	}
+	close(root);
+	return 0;
+}
+
+/* /dev/null of the new root, checked to be the real device. */
+static int mnt_open_devnull(void)
+{
+	struct stat st;
+	int fd = open("/dev/null", O_PATH | O_NOFOLLOW | O_CLOEXEC);
+
+	if (fd < 0)
+		return err_sys("open /dev/null");
+	if (fstat(fd, &st) < 0 || !S_ISCHR(st.st_mode) || st.st_rdev != makedev(1, 3)) {
+		close(fd);
+		return err_set("/dev/null in the container is not the null device");
+	}
+	return fd;
+}
+
+static int mnt_sysctl(const struct sb_config *c)
+{
+	char path[PATH_MAX], *p;
+	size_t i;
+
+	for (i = 0; i < c->nsysctl; i++) {
+		snprintf(path, sizeof path, "/proc/sys/%s", c->sysctl[i].key);
+		for (p = path + 10; *p; p++)
+			if (*p == '.')
+				*p = '/';
+		if (write_file(path, c->sysctl[i].value) < 0)
+			return err_ctx("linux.sysctl.%s", c->sysctl[i].key);
+	}
+	return 0;
+}
+
+/* The whole rootfs, from the host's view to the container's "/". */
+static int mnt_setup(const struct mnt_ctx *x0)
+{
+	const struct sb_config *c = x0->c;
+	struct mnt_ctx x = *x0;
+	size_t i;
+	int devnull, r;
+
+	if ((x.rootfd = mnt_prepare(c)) < 0)
+		return -1;
+	for (i = 0; i < c->nmounts; i++)
+		if (mnt_one(&x, &c->mounts[i]) < 0) {
+			close(x.rootfd);
+			return err_ctx("mounts[%zu]", i);
+		}
+	if (mnt_devices(&x) < 0 || mnt_pivot(x.rootfd, c->root) < 0) {
+		close(x.rootfd);
+		return -1;
+	}
+	close(x.rootfd);
+	if (c->rootfs_propagation && !(c->rootfs_propagation & MS_PRIVATE) &&
+	    mount(NULL, "/", NULL, c->rootfs_propagation, NULL) < 0)
+		return err_sys("linux.rootfsPropagation");
+	if (mnt_sysctl(c) < 0 || mnt_readonly(c) < 0)
+		return -1;
+	if (c->nmasked) {
+		if ((devnull = mnt_open_devnull()) < 0)
+			return -1;
+		r = mnt_mask(c, devnull);
+		close(devnull);
+		if (r < 0)
+			return -1;
+	}
+	if (c->root_readonly) {
+		int fd = open("/", O_PATH | O_DIRECTORY | O_CLOEXEC);
+
+		if (fd < 0)
+			return err_sys("open /");
+		r = mnt_rebind(fd, MS_RDONLY, 0, "/ read-only (root.readonly)");
+		close(fd);
+		if (r < 0)
+			return -1;
+	}
+	return 0;
+}
+
+/* ============================================================ proc === */
+
+/* What happens to the container's process between a ready rootfs and
+ * execve, in the order the kernel needs: privileged steps (oom score,
+ * rlimits, bounding set) while still root, the user switch keeping the
+ * permitted set, then the final capability sets and no_new_privs. */
+
+struct sb_cap_header {
+	uint32_t version;
+	int pid;
+};
+struct sb_cap_data {
+	uint32_t effective, permitted, inheritable;
+};
+#define SB_CAP_V3 0x20080522
+
+/* Closes every descriptor from first up, but keep. */
+static int proc_close_from(int first, int keep)
+{
+	struct dirent *e;
+	DIR *d;
+	long long fd;
+	int ok;
+
+	if (keep >= first) {
+		ok = (keep == first || syscall(SYS_close_range, first, keep - 1, 0) == 0) &&
+		    syscall(SYS_close_range, keep + 1, ~0u, 0) == 0;
+	} else {
+		ok = syscall(SYS_close_range, first, ~0u, 0) == 0;
+	}
+	if (ok)
+		return 0;
+	/* before Linux 5.9 */
+	if (!(d = opendir("/proc/self/fd")))
+		return err_sys("open /proc/self/fd");
+	while ((e = readdir(d)))
+		if (parse_ll(e->d_name, first, INT_MAX, &fd) == 0 && fd != keep &&
+		    fd != dirfd(d))
+			close((int)fd);
+	closedir(d);
+	return 0;
+}
+
+static int proc_rlimits(const struct sb_process *p)
+{
+	struct rlimit rl;
+	size_t i;
+
+	for (i = 0; i < p->nrlimits; i++) {
+		rl.rlim_cur = p->rlimits[i].soft;
+		rl.rlim_max = p->rlimits[i].hard;
+		if (setrlimit(p->rlimits[i].resource, &rl) < 0)
+			return err_sys("process.rlimits[%zu]", i);
+	}
+	return 0;
+}
+
+static int proc_oom_score(const struct sb_process *p)
+{
+	char v[32];
+
+	if (p->oom_score_adj == SB_UNSET)
+		return 0;
+	snprintf(v, sizeof v, "%lld", (long long)p->oom_score_adj);
+	if (write_file("/proc/self/oom_score_adj", v) < 0)
+		return err_ctx("process.oomScoreAdj");
+	return 0;
+}
+
+static int proc_drop_bounding(uint64_t keep, int last)
+{
+	int cap;
+
+	for (cap = 0; cap <= last; cap++)
+		if (!(keep & (1ull << cap)) && prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) < 0 &&
+		    errno != EINVAL)
+			return err_sys("drop %s from the bounding set",
+			    cap < (int)LEN(cap_names) ? cap_names[cap] : "a capability");
+	return 0;
+}
+
+static int proc_set_user(const struct sb_process *p, int keep_caps)
+{
+	if (keep_caps && prctl(PR_SET_KEEPCAPS, 1, 0, 0, 0) < 0)
+		return err_sys("keep capabilities");
+	if (setgroups(p->ngids, (const gid_t *)p->gids) < 0)
+		return err_sys("process.user.additionalGids");
+	if (setresgid(p->gid, p->gid, p->gid) < 0)
+		return err_sys("process.user.gid %u", p->gid);
+	if (setresuid(p->uid, p->uid, p->uid) < 0)
+		return err_sys("process.user.uid %u", p->uid);
+	if (keep_caps && prctl(PR_SET_KEEPCAPS, 0, 0, 0, 0) < 0)
+		return err_sys("keep capabilities");
+	return 0;
+}
+
+static int proc_set_caps(const struct sb_process *p, int last)
+{
+	uint64_t mask = last >= 63 ? ~0ull : (1ull << (last + 1)) - 1;
+	uint64_t e = p->caps[SB_CAP_EFFECTIVE] & mask, pm = p->caps[SB_CAP_PERMITTED] & mask;
+	uint64_t in = p->caps[SB_CAP_INHERITABLE] & mask, am = p->caps[SB_CAP_AMBIENT] & mask;
+	struct sb_cap_header h = { SB_CAP_V3, 0 };
+	struct sb_cap_data d[2] = {
+		{ (uint32_t)e, (uint32_t)pm, (uint32_t)in },
+		{ (uint32_t)(e >> 32), (uint32_t)(pm >> 32), (uint32_t)(in >> 32) },
+	};
+	int cap;
+
+	if (syscall(SYS_capset, &h, d) < 0)
+		return err_sys("process.capabilities: capset");
+	if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) < 0 && errno != EINVAL)
+		return err_sys("process.capabilities.ambient: clear");
+	for (cap = 0; cap <= last; cap++)
+		if ((am & (1ull << cap)) &&
+		    prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_RAISE, cap, 0, 0) < 0)
+			return err_sys("process.capabilities.ambient: raise %s", cap_names[cap]);
+	return 0;
+}
+
+/* The cwd must be inside the new root: a descriptor leaked from the host
+ * and named as /proc/self/fd/N would put it outside (CVE-2024-21626), and
+ * getcwd(3) fails for a directory the root cannot reach. */
+static int proc_chdir(const char *cwd)
+{
+	char buf[PATH_MAX];
+
+	if (chdir(cwd) < 0)
+		return err_sys("process.cwd %s", cwd);
+	if (!getcwd(buf, sizeof buf))
+		return err_sys("process.cwd %s: outside the container's root", cwd);
+	return 0;
+}
+
+/* The security module labels take effect at the execve. */
+static int proc_lsm(const struct sb_process *p)
+{
+	char v[512];
+
+	if (p->apparmor) {
+		snprintf(v, sizeof v, "exec %s", p->apparmor);
+		if (write_file("/proc/self/attr/apparmor/exec", v) < 0 &&
+		    write_file("/proc/self/attr/exec", v) < 0)
+			return err_ctx("process.apparmorProfile");
+	}
+	if (p->selinux && write_file("/proc/self/attr/exec", p->selinux) < 0)
+		return err_ctx("process.selinuxLabel");
+	return 0;
+}
+
+static void proc_reset_signals(void)
+{
+	struct sigaction sa;
+	sigset_t none;
+	int sig;
+
+	memset(&sa, 0, sizeof sa);
+	sa.sa_handler = SIG_DFL;
+	for (sig = 1; sig < _NSIG; sig++)
+		if (sig != SIGKILL && sig != SIGSTOP)
+			sigaction(sig, &sa, NULL);
+	sigemptyset(&none);
+	sigprocmask(SIG_SETMASK, &none, NULL);
+}
+
+/* Everything but the exec. */
+static int proc_confine(const struct sb_config *c, int cap_last)
+{
+	const struct sb_process *p = &c->process;
+	int cwd_ok;
+
+	umask(p->umask == SB_UNSET ? SB_DEFAULT_UMASK : (mode_t)p->umask);
+	if (proc_oom_score(p) < 0 || proc_rlimits(p) < 0 || proc_lsm(p) < 0)
+		return -1;
+	if (p->has_caps && proc_drop_bounding(p->caps[SB_CAP_BOUNDING], cap_last) < 0)
+		return -1;
+	/* as root first: NFS root squash may deny root what the user may do */
+	cwd_ok = proc_chdir(p->cwd) == 0;
+	if (proc_set_user(p, p->has_caps) < 0)
+		return -1;
+	if (!cwd_ok && proc_chdir(p->cwd) < 0)
+		return -1;
+	if (p->has_caps && proc_set_caps(p, cap_last) < 0)
+		return -1;
+	if (p->no_new_privileges && prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
+		return err_sys("process.noNewPrivileges");
+	return 0;
+}
+
+/* PATH search in the container's env, as execvp(3) would do it. */
+static int proc_find(const char *file, const char *const *env, char *out, size_t n)
+{
+	const char *path = SB_DEFAULT_PATH, *p, *q;
+	int eacces = 0;
+	struct stat st;
+
+	if (strchr(file, '/')) {
+		snprintf(out, n, "%s", file);
+		return 0;
+	}
+	for (; env && *env; env++)
+		if (!strncmp(*env, "PATH=", 5))
+			path = *env + 5;
+	for (p = path; ; p = q + 1) {
+		q = strchr(p, ':');
+		if (!q)
+			q = p + strlen(p);
+		snprintf(out, n, "%.*s%s%s", (int)(q - p), p, q > p ? "/" : "", file);
+		if (stat(out, &st) == 0 && S_ISREG(st.st_mode)) {
+			if (access(out, X_OK) == 0)
+				return 0;
+			eacces = 1;
+		}
+		if (!*q)
+			break;
+	}
+	errno = eacces ? EACCES : ENOENT;
+	return -1;
+}
+
+/* =========================================================== state === */
+
+/* Each container has a directory <root>/<id> holding state.json, written
+ * atomically (temporary name, fsync, rename) so that a reader never sees
+ * half of one. Each command is a fresh process that reads it back. */
+
+struct state {
+	const char *id, *bundle, *root_path;
+	pid_t pid;
+	unsigned long long start_time; /* /proc/PID/stat field 22: tells reuse */
+	char created[40];
+	int started;
+	const struct sb_config *c;
+	const struct cg *cg;
+};
+
+static int state_dir(const char *root, const char *id, char *out, size_t n)
+{
+	return pathf(out, n, "%s/%s", root ? root : SB_STATE_DIR, id);
+}
+
+/* The directory is the claim on the id: mkdir fails if it is taken. */
+static int state_create(const char *root, const char *id)
+{
+	char dir[PATH_MAX];
+
+	if (state_dir(root, id, dir, sizeof dir) < 0 ||
+	    mkdir_p(root ? root : SB_STATE_DIR, 0711) < 0)
+		return -1;
+	if (mkdir(dir, 0711) < 0)
+		return errno == EEXIST ? err_set("container \"%s\" already exists", id) :
+		    err_sys("mkdir %s", dir);
+	return 0;
+}
+
+static void state_remove(const char *root, const char *id)
+{
+	char dir[PATH_MAX], path[PATH_MAX + 16];
+	static const char *const files[] = { "state.json", "state.json.tmp" };
+	size_t i;
+
+	if (state_dir(root, id, dir, sizeof dir) < 0)
+		return;
+	for (i = 0; i < LEN(files); i++) {
+		snprintf(path, sizeof path, "%s/%s", dir, files[i]);
+		unlink(path);
+	}
+	rmdir(dir);
+}
+
+static void rfc3339_now(char *out, size_t n)
+{
+	struct timespec ts;
+	struct tm tm;
+	char sec[32];
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	gmtime_r(&ts.tv_sec, &tm);
+	strftime(sec, sizeof sec, "%Y-%m-%dT%H:%M:%S", &tm);
+	if (snprintf(out, n, "%s.%09ldZ", sec, ts.tv_nsec) < 0)
+		*out = 0;
+}
+
+/* Field 22 of /proc/PID/stat, after the parenthesised name (which may
+ * hold spaces and parentheses itself). */
+static unsigned long long proc_start_time(pid_t pid)
+{
+	char path[64], *text, *p;
+	unsigned long long t = 0;
+	int field;
+
+	snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
+	if (!(text = read_file(path, 4096, NULL)))
+		return 0;
+	if ((p = strrchr(text, ')'))) {
+		for (field = 2; field < 22 && (p = strchr(p + 1, ' ')); field++)
+			;
+		if (p)
+			t = strtoull(p + 1, NULL, 10);
+	}
+	free(text);
+	return t;
+}
+
+static int state_write(const char *root, const struct state *st)
+{
+	char dir[PATH_MAX], tmp[PATH_MAX + 16], path[PATH_MAX + 16];
+	struct buf b = {0};
+	size_t i;
+	int fd, rc = -1, n = 0;
+
+	if (state_dir(root, st->id, dir, sizeof dir) < 0)
+		return -1;
+	buf_printf(&b, "{\"ociVersion\":\"%s\",\"id\":", SB_OCI_VERSION);
+	json_put_str(&b, st->id);
+	buf_printf(&b, ",\"pid\":%d,\"starttime\":%llu,\"started\":%s,\"bundle\":",
+	    (int)st->pid, st->start_time, st->started ? "true" : "false");
+	json_put_str(&b, st->bundle);
+	buf_puts(&b, ",\"rootfs\":");
+	json_put_str(&b, st->root_path);
+	buf_puts(&b, ",\"created\":");
+	json_put_str(&b, st->created);
+	buf_puts(&b, ",\"cgroups\":[");
+	for (i = 0; st->cg && i < (size_t)st->cg->nh; i++) {
+		if (!st->cg->h[i].dir)
+			continue;
+		if (n++)
+			buf_put(&b, ",", 1);
+		json_put_str(&b, st->cg->h[i].dir);
+	}
+	buf_puts(&b, "],\"annotations\":{");
+	for (i = 0; i < st->c->nannotations; i++) {
+		if (i)
+			buf_put(&b, ",", 1);
+		json_put_str(&b, st->c->annotations[i].key);
+		buf_put(&b, ":", 1);
+		json_put_str(&b, st->c->annotations[i].value);
+	}
+	buf_puts(&b, "}}\n");
+	if (b.oom) {
+		buf_free(&b);
+		return err_set("out of memory");
+	}
+	snprintf(tmp, sizeof tmp, "%s/state.json.tmp", dir);
+	snprintf(path, sizeof path, "%s/state.json", dir);
+	if ((fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600)) < 0) {
+		err_sys("create %s", tmp);
+		goto out;
+	}
+	if (write_all(fd, b.p, b.len) < 0 || fsync(fd) < 0) {
+		err_sys("write %s", tmp);
+		close(fd);
+		goto out;
+	}
+	if (close(fd) < 0 || rename(tmp, path) < 0) {
+		err_sys("install %s", path);
+		goto out;
+	}
+	rc = 0;
+out:
+	buf_free(&b);
+	return rc;
+}
+
+/* =========================================================== spawn === */
+
+/* The runtime R and the container's first processes talk over a
+ * SOCK_SEQPACKET pair, one message per packet: a type byte, a code byte
+ * and text. The container's end is close-on-exec, so R reads EOF exactly
+ * when the user's program has been executed; an error before that comes
+ * as MSG_ERR with the message and the exit status `run` should give. */
+enum {
+	MSG_ERR = 'E',      /* C, I -> R: failed; code, text */
+	MSG_MAP = 'U',      /* C -> R: write my uid/gid maps */
+	MSG_MAPPED = 'u',   /* R -> C */
+	MSG_JOIN = 'J',     /* C -> R: move me into the cgroups */
+	MSG_JOINED = 'j',   /* R -> C */
+	MSG_PID = 'P',      /* C -> R: I's pid, as text */
+	MSG_READY = 'R',    /* I -> R: rootfs ready, waiting */
+	MSG_GO = 'G',       /* R -> I: exec */
+};
+
+struct msg {
+	char type, code;
+	char text[1022];
+};
+
+struct spawn {
+	const struct sb_config *c;
+	const struct sb_run_opts *o;
+	struct cg cg;
+	int sync;           /* this process's end */
+	int procs[16];      /* cgroup.procs of each group */
+	int nprocs;
+	int cap_last;
+	pid_t helper, init;
+	int exit_hint;      /* run's exit status when the start failed */
+};
+
+static int msg_send(int fd, char type, int code, const char *text)
+{
+	struct msg m;
+	size_t n = text ? strlen(text) : 0;
+
+	if (n > sizeof m.text)
+		n = sizeof m.text;
+	m.type = type;
+	m.code = (char)code;
+	if (n)
+		memcpy(m.text, text, n);
+	while (send(fd, &m, 2 + n, MSG_NOSIGNAL) < 0)
+		if (errno != EINTR)
+			return -1;
+	return 0;
+}
+
+/* Returns the message length, 0 at EOF, -1 on error. */
+static ssize_t msg_recv(int fd, struct msg *m)
+{
+	ssize_t n;
+
+	do
+		n = recv(fd, m, sizeof *m - 1, 0);
+	while (n < 0 && errno == EINTR);
+	if (n > 0)
+		((char *)m)[n] = 0;
+	if (n == 1)
+		m->code = 0;
+	return n;
+}
+
+/* In C or I: report err_buf to R and die. */
+static void spawn_die(int sync, int code)
+{
+	msg_send(sync, MSG_ERR, code, err_buf);
+	_exit(code);
+}
+
+static int spawn_wait_msg(int sync, char want)
+{
+	struct msg m;
+	ssize_t n = msg_recv(sync, &m);
+
+	if (n <= 0 || m.type != want)
+		return err_set("runtime went away");
+	return 0;
+}
+
+static int ns_open_paths(const struct sb_config *c, int *fds)
+{
+	int k;
+
+	for (k = 0; k < SB_NS_COUNT; k++) {
+		fds[k] = -1;
+		if (!c->ns[k].enabled || !c->ns[k].path)
+			continue;
+		if ((fds[k] = open(c->ns[k].path, O_RDONLY | O_CLOEXEC)) < 0) {
+			err_sys("linux.namespaces: %s namespace %s", ns_info[k].name, c->ns[k].path);
+			while (k--)
+				if (fds[k] >= 0)
+					close(fds[k]);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+/* Joins the namespaces given by path: the user namespace first, since it
+ * owns the others; all were opened before, so joining the mount
+ * namespace cannot change what the other paths meant. */
+static int ns_join(int *fds)
+{
+	static const int order[] = {
+		SB_NS_USER, SB_NS_IPC, SB_NS_UTS, SB_NS_NET, SB_NS_PID,
+		SB_NS_CGROUP, SB_NS_TIME, SB_NS_MNT
+	};
+	size_t i;
+	int k, rc = 0;
+
+	for (i = 0; i < LEN(order); i++) {
+		k = order[i];
+		if (fds[k] < 0)
+			continue;
+		if (rc == 0 && setns(fds[k], ns_info[k].flag) < 0)
+			rc = err_sys("join %s namespace", ns_info[k].name);
+		close(fds[k]);
+	}
+	return rc;
+}
+
+static int ns_write_time_offsets(const struct sb_config *c)
+{
+	char v[128];
+
+	snprintf(v, sizeof v, "monotonic %lld %lld\nboottime %lld %lld\n",
+	    (long long)c->time_offset[0][0], (long long)c->time_offset[0][1],
+	    (long long)c->time_offset[1][0], (long long)c->time_offset[1][1]);
+	if (write_file("/proc/self/timens_offsets", v) < 0)
+		return err_ctx("linux.timeOffsets");
+	return 0;
+}
+
+static int ns_loopback_up(void)
+{
+	struct ifreq ifr;
+	int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+
+	if (fd < 0)
+		return err_sys("network namespace: socket");
+	memset(&ifr, 0, sizeof ifr);
+	strcpy(ifr.ifr_name, "lo");
+	if (ioctl(fd, SIOCGIFFLAGS, &ifr) < 0 ||
+	    (ifr.ifr_flags |= IFF_UP, ioctl(fd, SIOCSIFFLAGS, &ifr) < 0)) {
+		err_sys("network namespace: bring lo up");
+		close(fd);
+		return -1;
+	}
+	close(fd);
+	return 0;
+}
+
+static int spawn_new_ns_flags(const struct sb_config *c)
+{
+	int k, flags = 0;
+
+	for (k = 0; k < SB_NS_COUNT; k++)
+		if (c->ns[k].enabled && !c->ns[k].path && k != SB_NS_USER && k != SB_NS_TIME)
+			flags |= ns_info[k].flag;
+	return flags;
+}
+
+static int spawn_cap_last(void)
+{
+	char *s = read_file("/proc/sys/kernel/cap_last_cap", 64, NULL);
+	int last = (int)LEN(cap_names) - 1;
+
+	if (s) {
+		last = atoi(s);
+		free(s);
+	}
+	if (last < 0 || last > 63)
+		last = (int)LEN(cap_names) - 1;
+	return last;
+}
+
+static int wait_status(int st)
+{
+	return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+}
+
+/* Every signal goes to child; returns its status once it is gone, reaping
+ * any other process on the way. R runs this in the foreground for I. With
+ * --init, I runs it for the user's program, as tini does: the kernel gives
+ * PID 1 the orphans and drops signals it has no handler for, so a program
+ * not written to be PID 1 would leave zombies and ignore SIGTERM. */
+static int spawn_forward(pid_t child)
+{
+	sigset_t all;
+	siginfo_t si;
+	pid_t p;
+	int sig, st;
+
+	sigfillset(&all);
+	for (;;) {
+		if ((sig = sigwaitinfo(&all, &si)) < 0) {
+			if (errno == EINTR)
+				continue;
+			return err_sys("sigwaitinfo");
+		}
+		if (sig != SIGCHLD) {
+			kill(child, sig);
+			continue;
+		}
+		while ((p = waitpid(-1, &st, WNOHANG)) > 0)
+			if (p == child)
+				return wait_status(st);
+	}
+}
+
+static void spawn_exec(struct spawn *s)
+{
+	const struct sb_process *p = &s->c->process;
+	char path[PATH_MAX];
+	int e;
+
+	if (proc_find(p->args[0], p->env, path, sizeof path) < 0) {
+		e = errno;
+		err_set("exec \"%s\": %s", p->args[0],
+		    e == ENOENT ? "executable file not found in $PATH" : strerror(e));
+		spawn_die(s->sync, e == ENOENT ? 127 : 126);
+	}
+	proc_reset_signals();
+	execve(path, (char *const *)p->args, (char *const *)(p->env ? p->env :
+	    (const char *[]){ NULL }));
+	e = errno;
+	err_sys("exec \"%s\"", p->args[0]);
+	spawn_die(s->sync, e == ENOENT ? 127 : 126);
+}
+
+/* I: PID 1 of the new namespaces. Builds the rootfs, waits for R's go,
+ * then becomes the user's program (or, with --init, its reaper). */
+static void spawn_init(struct spawn *s)
+{
+	const struct sb_config *c = s->c;
+	struct mnt_ctx x = { c, &s->cg, -1, 0, 0 };
+	int keep = 3 + (s->o->preserve_fds > 0 ? s->o->preserve_fds : 0);
+	pid_t child;
+
+	/* nothing of the host's passes but stdio, the preserved fds and the
+	 * sync socket (close-on-exec); mark now, so no path lookup below can
+	 * meet a leaked directory (CVE-2024-21626) */
+	if (s->sync < keep) {
+		int fd = fcntl(s->sync, F_DUPFD_CLOEXEC, keep);
+
+		if (fd < 0)
+			spawn_die(s->sync, 125);
+		s->sync = fd;
+	}
+	if (proc_close_from(keep, s->sync) < 0)
+		spawn_die(s->sync, 125);
+	umask(0);
+	s->cap_last = spawn_cap_last();
+	x.userns = c->ns[SB_NS_USER].enabled;
+	x.cgroupns = c->ns[SB_NS_CGROUP].enabled;
+	if (c->ns[SB_NS_NET].enabled && !c->ns[SB_NS_NET].path && ns_loopback_up() < 0)
+		spawn_die(s->sync, 125);
+	if (c->hostname && sethostname(c->hostname, strlen(c->hostname)) < 0) {
+		err_sys("hostname %s", c->hostname);
+		spawn_die(s->sync, 125);
+	}
+	if (c->domainname && setdomainname(c->domainname, strlen(c->domainname)) < 0) {
+		err_sys("domainname %s", c->domainname);
+		spawn_die(s->sync, 125);
+	}
+	if (mnt_setup(&x) < 0)
+		spawn_die(s->sync, 125);
+	if (msg_send(s->sync, MSG_READY, 0, NULL) < 0 || spawn_wait_msg(s->sync, MSG_GO) < 0)
+		_exit(125);
+	if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0) {
+		err_sys("set not dumpable");
+		spawn_die(s->sync, 125);
+	}
+	if (proc_confine(c, s->cap_last) < 0)
+		spawn_die(s->sync, 125);
+	if (!s->o->init)
+		spawn_exec(s);
+	if ((child = fork()) < 0) {
+		err_sys("fork");
+		spawn_die(s->sync, 125);
+	}
+	if (child == 0)
+		spawn_exec(s);
+	close(s->sync);
+	_exit(spawn_forward(child));
+}
+
+/* C: enters and makes the namespaces, has R move it into the cgroups,
+ * makes the cgroup namespace there, forks I. The namespaces are made
+ * before the cgroup is joined, so that their kernel memory (a network
+ * namespace, a copy of the mount tree: some 200 KiB) is the runtime's and
+ * not charged to the container's memory limit. */
+static void spawn_helper(struct spawn *s)
+{
+	const struct sb_config *c = s->c;
+	int fds[SB_NS_COUNT], flags = spawn_new_ns_flags(c);
+	char pid[24];
+	pid_t init;
+
+	if (ns_open_paths(c, fds) < 0 || ns_join(fds) < 0)
+		spawn_die(s->sync, 125);
+	if (c->ns[SB_NS_USER].enabled && !c->ns[SB_NS_USER].path) {
+		if (unshare(CLONE_NEWUSER) < 0) {
+			err_sys("new user namespace");
+			spawn_die(s->sync, 125);
+		}
+		if (msg_send(s->sync, MSG_MAP, 0, NULL) < 0 ||
+		    spawn_wait_msg(s->sync, MSG_MAPPED) < 0)
+			_exit(125);
+		/* become the namespace's root where it is mapped */
+		if (setresgid(0, 0, 0) < 0 && errno != EINVAL)
+			err_sys("setresgid 0"), spawn_die(s->sync, 125);
+		if (setresuid(0, 0, 0) < 0 && errno != EINVAL)
+			err_sys("setresuid 0"), spawn_die(s->sync, 125);
+	}
+	if (c->ns[SB_NS_TIME].enabled && !c->ns[SB_NS_TIME].path) {
+		if (unshare(0x80 /* CLONE_NEWTIME */) < 0) {
+			err_sys("new time namespace");
+			spawn_die(s->sync, 125);
+		}
+		if (c->has_time_offsets && ns_write_time_offsets(c) < 0)
+			spawn_die(s->sync, 125);
+	}
+	if (unshare(flags & ~CLONE_NEWCGROUP) < 0) {
+		err_sys("new namespaces");
+		spawn_die(s->sync, 125);
+	}
+	if (msg_send(s->sync, MSG_JOIN, 0, NULL) < 0 ||
+	    spawn_wait_msg(s->sync, MSG_JOINED) < 0)
+		_exit(125);
+	if ((flags & CLONE_NEWCGROUP) && unshare(CLONE_NEWCGROUP) < 0) {
+		err_sys("new cgroup namespace");
+		spawn_die(s->sync, 125);
+	}
+	if ((init = fork()) < 0) {
+		err_sys("fork");
+		spawn_die(s->sync, 125);
+	}
+	if (init == 0)
+		spawn_init(s);
+	snprintf(pid, sizeof pid, "%d", (int)init);
+	msg_send(s->sync, MSG_PID, 0, pid);
+	_exit(0);
+}
+
+/* Moves pid into every group of the container. */
+static int spawn_join(struct spawn *s, pid_t pid)
+{
+	char v[24];
+	int i, rc = 0;
+
+	snprintf(v, sizeof v, "%d", (int)pid);
+	for (i = 0; i < s->nprocs; i++) {
+		if (rc == 0 && write(s->procs[i], v, strlen(v)) < 0)
+			rc = err_sys("move the container into its cgroup");
+		close(s->procs[i]);
+	}
+	s->nprocs = 0;
+	return rc;
+}
+
+static int spawn_write_maps(pid_t pid, const struct sb_config *c)
+{
+	const struct sb_idmap *maps[2] = { c->uid_map, c->gid_map };
+	size_t n[2] = { c->nuid_map, c->ngid_map }, i, k;
+	const char *file[2] = { "uid_map", "gid_map" };
+	char path[64];
+	struct buf b;
+
+	for (k = 0; k < 2; k++) {
+		memset(&b, 0, sizeof b);
+		for (i = 0; i < n[k]; i++)
+			buf_printf(&b, "%u %u %u\n", maps[k][i].container_id,
+			    maps[k][i].host_id, maps[k][i].size);
+		if (b.oom)
+			return buf_free(&b), err_set("out of memory");
+		snprintf(path, sizeof path, "/proc/%d/%s", (int)pid, file[k]);
+		if (write_file(path, b.p) < 0) {
+			buf_free(&b);
+			return err_ctx(k ? "linux.gidMappings" : "linux.uidMappings");
+		}
+		buf_free(&b);
+	}
+	return 0;
+}
+
+/* R's side of the start: serves C and I until I is ready. */
+static int spawn_until_ready(struct spawn *s)
+{
+	struct msg m;
+	long long pid;
+	ssize_t n;
+
+	for (;;) {
+		if ((n = msg_recv(s->sync, &m)) < 0)
+			return err_sys("read from container");
+		if (n == 0)
+			return err_set("container setup ended without a word");
+		switch (m.type) {
+		case MSG_ERR:
+			s->exit_hint = (unsigned char)m.code;
+			return err_set("%s", m.text);
+		case MSG_MAP:
+			if (spawn_write_maps(s->helper, s->c) < 0)
+				return -1;
+			if (msg_send(s->sync, MSG_MAPPED, 0, NULL) < 0)
+				return err_sys("write to container");
+			break;
+		case MSG_JOIN:
+			if (spawn_join(s, s->helper) < 0)
+				return -1;
+			if (msg_send(s->sync, MSG_JOINED, 0, NULL) < 0)
+				return err_sys("write to container");
+			break;
+		case MSG_PID:
+			if (parse_ll(m.text, 1, INT_MAX, &pid) < 0)
+				return err_set("container sent a bad pid");
+			s->init = (pid_t)pid;
+			break;
+		case MSG_READY:
+			return 0;
+		default:
+			return err_set("container sent an unknown message");
+		}
+	}
+}
+
+/* After GO: EOF means the program was executed. */
+static int spawn_until_exec(struct spawn *s)
+{
+	struct msg m;
+	ssize_t n;
+
+	if (msg_send(s->sync, MSG_GO, 0, NULL) < 0)
+		return err_sys("write to container");
+	if ((n = msg_recv(s->sync, &m)) < 0)
+		return err_sys("read from container");
+	if (n > 0 && m.type == MSG_ERR) {
+		s->exit_hint = (unsigned char)m.code;
+		return err_set("%s", m.text);
+	}
+	return 0;
+}
+
+/* Kills and reaps what a failed start left. */
+static void spawn_abort(struct spawn *s)
+{
+	if (s->init > 0)
+		kill(s->init, SIGKILL);
+	if (s->helper > 0)
+		kill(s->helper, SIGKILL);
+	if (s->helper > 0)
+		waitpid(s->helper, NULL, 0);
+	if (s->init > 0)
+		waitpid(s->init, NULL, 0);
+}
+
+static int valid_id(const char *id)
+{
+	const char *p;
+
+	if (!id || !*id || !strcmp(id, ".") || !strcmp(id, "..") || strlen(id) > 255)
+		return 0;
+	for (p = id; *p; p++)
+		if (!isalnum((unsigned char)*p) && !strchr("_+-.", *p))
+			return 0;
+	return 1;
+}
+
+static int spawn_check(const struct sb_config *c, const char *id)
+{
+	size_t k;
+
+	if (!valid_id(id))
+		return err_set("container id \"%s\": use letters, digits and _+-. only", id ? id : "");
+	if (!c->ns[SB_NS_MNT].enabled)
+		return err_set("linux.namespaces: a mount namespace is required");
+	for (k = 0; k < SB_HOOK_KINDS; k++)
+		if (c->nhooks[k])
+			return err_set("hooks: not supported by this version of sandbox yet");
+	return 0;
+}
+
+static int spawn_cgroups(struct spawn *s)
+{
+	const struct sb_config *c = s->c;
+	char rel[PATH_MAX];
+
+	if (c->cgroups_path)
+		snprintf(rel, sizeof rel, "%s", c->cgroups_path);
+	else
+		snprintf(rel, sizeof rel, "%s/%s", SB_CGROUP_PARENT, s->o->id);
+	if (cg_create(&s->cg, rel) < 0)
+		return -1;
+	if (cg_apply(&s->cg, c) < 0 ||
+	    (s->nprocs = cg_open_procs(&s->cg, s->procs, (int)LEN(s->procs))) < 0) {
+		cg_destroy(&s->cg);
+		return -1;
+	}
+	return 0;
+}
+
+static void spawn_report_oom(const struct spawn *s)
+{
+	long long n = cg_oom_kills(&s->cg);
+
+	if (n > 0)
+		fprintf(stderr, "sandbox: %s: the kernel's OOM killer ended %lld process%s: memory limit %lld bytes\n",
+		    s->o->id, n, n == 1 ? "" : "es", (long long)s->c->res.mem_limit);
+}
+
+int sb_run(const struct sb_config *c, const struct sb_run_opts *o)
+{
+	struct state st;
+	struct spawn s;
+	sigset_t all, old;
+	int sv[2], status = -1;
+
+	memset(&s, 0, sizeof s);
+	memset(&st, 0, sizeof st);
+	s.c = c;
+	s.o = o;
+	s.exit_hint = 125;
+	sb_debug = o->debug;
+	if (spawn_check(c, o->id) < 0 || cg_discover(&s.cg) < 0 || cg_plan(&s.cg, c) < 0 ||
+	    state_create(o->state_root, o->id) < 0) {
+		cg_free(&s.cg);
+		return -1;
+	}
+	sigfillset(&all);
+	sigprocmask(SIG_BLOCK, &all, &old);
+	/* I becomes our child when C exits, so we can wait for it */
+	if (prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) < 0) {
+		err_sys("become a subreaper");
+		goto out;
+	}
+	if (spawn_cgroups(&s) < 0)
+		goto out;
+	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0) {
+		err_sys("socketpair");
+		goto out_cg;
+	}
+	if ((s.helper = fork()) < 0) {
+		err_sys("fork");
+		close(sv[0]);
+		close(sv[1]);
+		goto out_cg;
+	}
+	if (s.helper == 0) {
+		close(sv[0]);
+		s.sync = sv[1];
+		spawn_helper(&s);
+	}
+	close(sv[1]);
+	s.sync = sv[0];
+	if (spawn_until_ready(&s) < 0 || spawn_until_exec(&s) < 0) {
+		while (s.nprocs)
+			close(s.procs[--s.nprocs]);
+		spawn_abort(&s);
+		close(s.sync);
+		goto out_cg;
+	}
+	close(s.sync);
+	dbg("container %s: pid %d", o->id, (int)s.init);
+	st.id = o->id;
+	st.bundle = c->bundle;
+	st.root_path = c->root;
+	st.pid = s.init;
+	st.start_time = proc_start_time(s.init);
+	st.started = 1;
+	st.c = c;
+	st.cg = &s.cg;
+	rfc3339_now(st.created, sizeof st.created);
+	if (state_write(o->state_root, &st) < 0)
+		fprintf(stderr, "sandbox: %s: %s\n", o->id, sb_error());
+	status = spawn_forward(s.init);
+	spawn_report_oom(&s);
+out_cg:
+	if (cg_destroy(&s.cg) < 0 && status >= 0)
+		fprintf(stderr, "sandbox: %s: %s\n", o->id, sb_error());
+out:
+	state_remove(o->state_root, o->id);
+	cg_free(&s.cg);
+	sigprocmask(SIG_SETMASK, &old, NULL);
+	if (status < 0)
+		sb_exit_hint = s.exit_hint;
+	return status;
+}
+
+
+/* ============================================================= cli === */
+
+/* Commands and options as runc and crun take them: options before the
+ * positional arguments, "--name value", "--name=value" and the single-dash
+ * "-name" that urfave/cli accepts. */
+
+struct opt {
+	const char *name;   /* long name */
+	char letter;        /* short form, or 0 */
+	const char **val;   /* takes a value; or NULL for a flag */
+	int *flag;
+};
+
+static const char *prog_cmd = "sandbox";
+
+static int usage_error(const char *fmt, ...)
+{
+	va_list ap;
+
+	fprintf(stderr, "sandbox: %s: ", prog_cmd);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fprintf(stderr, " (see sandbox --help)\n");
+	return -1;
+}
+
+static const struct opt *opt_find(const struct opt *o, const char *name, size_t n)
+{
+	for (; o->name; o++)
+		if ((strlen(o->name) == n && !strncmp(o->name, name, n)) ||
+		    (n == 1 && o->letter == name[0]))
+			return o;
+	return NULL;
+}
+
+/* Parses options from argv[*i] on; stops at the first other argument or
+ * after "--". */
+static int opts_parse(int argc, char **argv, int *i, const struct opt *opts)
+{
+	const struct opt *o;
+	const char *a, *eq;
+	size_t n;
+
+	for (; *i < argc; (*i)++) {
+		a = argv[*i];
+		if (a[0] != '-' || !a[1])
+			return 0;
+		if (!strcmp(a, "--")) {
+			(*i)++;
+			return 0;
+		}
+		a += a[1] == '-' ? 2 : 1;
+		eq = strchr(a, '=');
+		n = eq ? (size_t)(eq - a) : strlen(a);
+		if (!(o = opt_find(opts, a, n)))
+			return usage_error("unknown option %s", argv[*i]);
+		if (!o->val) {
+			if (eq && strcmp(eq + 1, "true") && strcmp(eq + 1, "false"))
+				return usage_error("option %s takes no value", argv[*i]);
+			*o->flag = !eq || !strcmp(eq + 1, "true");
+			continue;
+		}
+		if (eq) {
+			*o->val = eq + 1;
+		} else if (*i + 1 < argc) {
+			*o->val = argv[++*i];
+		} else {
+			return usage_error("option %s needs a value", argv[*i]);
+		}
+	}
+	return 0;
+}
+
+static const char default_spec[] =
+"{\n"
+"\t\"ociVersion\": \"" SB_OCI_VERSION "\",\n"
+"\t\"process\": {\n"
+"\t\t\"terminal\": false,\n"
+"\t\t\"user\": { \"uid\": 0, \"gid\": 0 },\n"
+"\t\t\"args\": [ \"sh\" ],\n"
+"\t\t\"env\": [\n"
+"\t\t\t\"PATH=" SB_DEFAULT_PATH "\",\n"
+"\t\t\t\"TERM=xterm\"\n"
+"\t\t],\n"
+"\t\t\"cwd\": \"/\",\n"
+"\t\t\"capabilities\": {\n"
+"\t\t\t\"bounding\": [ \"CAP_AUDIT_WRITE\", \"CAP_KILL\", \"CAP_NET_BIND_SERVICE\" ],\n"
+"\t\t\t\"effective\": [ \"CAP_AUDIT_WRITE\", \"CAP_KILL\", \"CAP_NET_BIND_SERVICE\" ],\n"
+"\t\t\t\"permitted\": [ \"CAP_AUDIT_WRITE\", \"CAP_KILL\", \"CAP_NET_BIND_SERVICE\" ]\n"
+"\t\t},\n"
+"\t\t\"rlimits\": [ { \"type\": \"RLIMIT_NOFILE\", \"hard\": 1024, \"soft\": 1024 } ],\n"
+"\t\t\"noNewPrivileges\": true\n"
+"\t},\n"
+"\t\"root\": { \"path\": \"rootfs\", \"readonly\": true },\n"
+"\t\"hostname\": \"sandbox\",\n"
+"\t\"mounts\": [\n"
+"\t\t{ \"destination\": \"/proc\", \"type\": \"proc\", \"source\": \"proc\" },\n"
+"\t\t{ \"destination\": \"/dev\", \"type\": \"tmpfs\", \"source\": \"tmpfs\",\n"
+"\t\t  \"options\": [ \"nosuid\", \"strictatime\", \"mode=755\", \"size=65536k\" ] },\n"
+"\t\t{ \"destination\": \"/dev/pts\", \"type\": \"devpts\", \"source\": \"devpts\",\n"
+"\t\t  \"options\": [ \"nosuid\", \"noexec\", \"newinstance\", \"ptmxmode=0666\", \"mode=0620\", \"gid=5\" ] },\n"
+"\t\t{ \"destination\": \"/dev/shm\", \"type\": \"tmpfs\", \"source\": \"shm\",\n"
+"\t\t  \"options\": [ \"nosuid\", \"noexec\", \"nodev\", \"mode=1777\", \"size=65536k\" ] },\n"
+"\t\t{ \"destination\": \"/dev/mqueue\", \"type\": \"mqueue\", \"source\": \"mqueue\",\n"
+"\t\t  \"options\": [ \"nosuid\", \"noexec\", \"nodev\" ] },\n"
+"\t\t{ \"destination\": \"/sys\", \"type\": \"sysfs\", \"source\": \"sysfs\",\n"
+"\t\t  \"options\": [ \"nosuid\", \"noexec\", \"nodev\", \"ro\" ] },\n"
+"\t\t{ \"destination\": \"/sys/fs/cgroup\", \"type\": \"cgroup\", \"source\": \"cgroup\",\n"
+"\t\t  \"options\": [ \"nosuid\", \"noexec\", \"nodev\", \"relatime\", \"ro\" ] }\n"
+"\t],\n"
+"\t\"linux\": {\n"
+"\t\t\"resources\": { \"devices\": [ { \"allow\": false, \"access\": \"rwm\" } ] },\n"
+"\t\t\"namespaces\": [\n"
+"\t\t\t{ \"type\": \"pid\" }, { \"type\": \"network\" }, { \"type\": \"ipc\" },\n"
+"\t\t\t{ \"type\": \"uts\" }, { \"type\": \"mount\" }, { \"type\": \"cgroup\" }\n"
+"\t\t],\n"
+"\t\t\"maskedPaths\": [\n"
+"\t\t\t\"/proc/acpi\", \"/proc/asound\", \"/proc/kcore\", \"/proc/keys\",\n"
+"\t\t\t\"/proc/latency_stats\", \"/proc/timer_list\", \"/proc/timer_stats\",\n"
+"\t\t\t\"/proc/sched_debug\", \"/sys/firmware\", \"/proc/scsi\"\n"
+"\t\t],\n"
+"\t\t\"readonlyPaths\": [\n"
+"\t\t\t\"/proc/bus\", \"/proc/fs\", \"/proc/irq\", \"/proc/sys\", \"/proc/sysrq-trigger\"\n"
+"\t\t]\n"
+"\t}\n"
+"}\n";
+
+static int cmd_spec(int argc, char **argv, int i)
+{
+	const char *bundle = ".";
+	struct opt opts[] = {
+		{ "bundle", 'b', &bundle, NULL },
+		{ NULL, 0, NULL, NULL },
+	};
+	char path[PATH_MAX];
+	int fd;
+
+	if (opts_parse(argc, argv, &i, opts) < 0)
+		return 1;
+	if (i < argc)
+		return usage_error("unexpected argument %s", argv[i]), 1;
+	snprintf(path, sizeof path, "%s/config.json", bundle);
+	if ((fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644)) < 0) {
+		fprintf(stderr, "sandbox: spec: create %s: %s%s\n", path, strerror(errno),
+		    errno == EEXIST ? " (remove it first)" : "");
+		return 1;
+	}
+	if (write_all(fd, default_spec, sizeof default_spec - 1) < 0 || close(fd) < 0) {
+		fprintf(stderr, "sandbox: spec: write %s: %s\n", path, strerror(errno));
+		return 1;
+	}
+	return 0;
+}
+
+static int cmd_run(int argc, char **argv, int i)
+{
+	const char *bundle = ".", *pfds = NULL;
+	struct sb_run_opts ro;
+	struct sb_config *c;
+	long long n = 0;
+	int init = 0, status;
+	struct opt opts[] = {
+		{ "bundle", 'b', &bundle, NULL },
+		{ "init", 0, NULL, &init },
+		{ "preserve-fds", 0, &pfds, NULL },
+		{ NULL, 0, NULL, NULL },
+	};
+
+	if (opts_parse(argc, argv, &i, opts) < 0)
+		return 125;
+	if (i != argc - 1)
+		return usage_error(i < argc ? "too many arguments" : "missing container id"), 125;
+	if (pfds && parse_ll(pfds, 0, 1 << 20, &n) < 0)
+		return usage_error("--preserve-fds: \"%s\" is not a count", pfds), 125;
+	memset(&ro, 0, sizeof ro);
+	ro.id = argv[i];
+	ro.init = init;
+	ro.preserve_fds = (int)n;
+	ro.debug = sb_debug;
+	if (!(c = sb_config_load(bundle))) {
+		fprintf(stderr, "sandbox: run %s: %s\n", argv[i], sb_error());
+		return 125;
+	}
+	status = sb_run(c, &ro);
+	sb_config_free(c);
+	if (status < 0) {
+		fprintf(stderr, "sandbox: run %s: %s\n", argv[i], sb_error());
+		return sb_exit_hint;
+	}
+	return status;
+}
+
+static void usage(FILE *f)
+{
+	fputs("usage: sandbox [global options] command [options] [arguments]\n"
+	    "\n"
+	    "commands:\n"
+	    "  spec [--bundle DIR]            write a default config.json\n"
+	    "  run [--bundle DIR] [--init] [--preserve-fds N] ID\n"
+	    "                                 run a container in the foreground\n"
+	    "\n"
+	    "global options:\n"
+	    "  --debug        explain what is done, on stderr\n"
+	    "  --version      print the version\n"
+	    "  --help         print this\n"
+	    "\n"
+	    "exit status: 0 success; 1 failure; run: the container's status\n"
+	    "(128+N if killed by signal N), 125 if it could not be started,\n"
+	    "126 if its program cannot be executed, 127 if it was not found.\n", f);
+}
+
+int sandbox_main(int argc, char **argv);
+
+int sandbox_main(int argc, char **argv)
+{
+	int i = 1, help = 0, version = 0;
+	const char *root = NULL, *log = NULL, *log_format = NULL;
+	int systemd_cgroup = 0;
+	struct opt opts[] = {
+		{ "debug", 0, NULL, &sb_debug },
+		{ "help", 'h', NULL, &help },
+		{ "version", 'v', NULL, &version },
+		{ "root", 0, &root, NULL },
+		{ "log", 0, &log, NULL },
+		{ "log-format", 0, &log_format, NULL },
+		{ "systemd-cgroup", 0, NULL, &systemd_cgroup },
+		{ NULL, 0, NULL, NULL },
+	};
+
+	if (opts_parse(argc, argv, &i, opts) < 0)
+		return 1;
+	if (help) {
+		usage(stdout);
+		return 0;
+	}
+	if (version) {
+		printf("sandbox version %s\nspec: %s\n", SB_VERSION, SB_OCI_VERSION);
+		return 0;
+	}
+	if (i >= argc) {
+		usage(stderr);
+		return 1;
+	}
+	prog_cmd = argv[i];
+	if (!strcmp(argv[i], "spec"))
+		return cmd_spec(argc, argv, i + 1);
+	if (!strcmp(argv[i], "run"))
+		return cmd_run(argc, argv, i + 1);
+	usage_error("unknown command");
+	return 1;
+}
+
+#ifndef SANDBOX_NO_MAIN
+int main(int argc, char **argv)
+{
+	return sandbox_main(argc, argv);
+}
+#endif
