@@ -34,8 +34,9 @@ $(TOUT)/sandbox: sandbox.c sandbox.h config.h $(TSTAMP)
 	$(TCC) $(CFLAGS) -isystem $(TKH) -I$(TBEARSSL_INC) -o $@ sandbox.c \
 		$(TBEARSSL_LIB) $(LDFLAGS)
 
+# by rename: a running ./sandbox keeps its file, and no reader sees half
 sandbox: $(TOUT)/sandbox
-	cp $(TOUT)/sandbox $@
+	cp $(TOUT)/sandbox $@.tmp && mv -f $@.tmp $@
 
 size: sandbox
 	@$(TSTRIP) -o build/sandbox.stripped sandbox

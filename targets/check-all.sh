@@ -9,6 +9,7 @@
 # A step that fails counts as one failure of its target; a target whose kernel cannot be
 # fetched (riscv64 without Debian 13) counts as one skip. Exits 1 if anything failed.
 #   make check-targets:  MAKE="$(MAKE)" targets/check-all.sh -b sandbox -s tests/vm
+# shellcheck source-path=SCRIPTDIR source=lib.sh
 . "$(dirname "$0")/lib.sh"
 name=probe suite=$TDIR/selftest timeout=${VM_TIMEOUT:-600}
 while getopts b:s:t: opt; do

@@ -1,3 +1,4 @@
+# shellcheck shell=bash disable=SC2016 # '$(TOP)' is meant literally
 # targets/lib.sh: sourced by the scripts in targets/. Loads a target description
 # (targets/TARGET.conf) into shell variables and wraps apt for the installers.
 # Build outputs are under build/ relative to the project top, so scripts resolve their
@@ -24,6 +25,7 @@ load_conf() {
 		case $key in '' | \#*) continue ;; esac
 		printf -v "$key" '%s' "${val//'$(TOP)'/$TOP}"
 	done <"$conf"
+	# shellcheck disable=SC2034 # for the scripts that source this file
 	OUT=build/$TARGET
 }
 

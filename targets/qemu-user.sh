@@ -5,6 +5,7 @@
 #   targets/qemu-user.sh aarch64 build/aarch64/sandbox --version
 # Limits of qemu-user (targets-recipe.md §5): no user namespace, no clone(CLONE_NEW*),
 # no exec of another foreign binary without binfmt_misc; use the VM for those.
+# shellcheck source-path=SCRIPTDIR source=lib.sh
 . "$(dirname "$0")/lib.sh"
 [ $# -ge 2 ] || die "usage: qemu-user.sh TARGET CMD [ARG...]"
 load_conf "$1"

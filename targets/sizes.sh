@@ -3,6 +3,7 @@
 # target (default NAMEs: sandbox probe); "-" where the binary has not been built.
 #   NAME      x86_64  aarch64    armv7  riscv64   mipsel
 #   probe      43120    ...
+# shellcheck source-path=SCRIPTDIR source=lib.sh
 . "$(dirname "$0")/lib.sh"
 to_top
 [ $# -gt 0 ] || set -- sandbox probe

@@ -9,6 +9,7 @@
 #     TARGET's musl compiler (Debian's libbearssl.a needs glibc's __memcpy_chk).
 # Each step checks its own result, so a second run takes a fraction of a second.
 # Ends by touching build/TARGET/toolchain.stamp, the file targets.mk depends on.
+# shellcheck source-path=SCRIPTDIR source=lib.sh
 . "$(dirname "$0")/lib.sh"
 load_conf "${1:-}"
 to_top

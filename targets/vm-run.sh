@@ -9,6 +9,7 @@
 # Kernel command line: "TARGET=name" plus the words of SUITE_DIR/cmdline (if present) and
 # of $VM_APPEND; KEY=value words reach the suite's environment. VERBOSE=1 shows the console.
 # TIMEOUT_SECONDS defaults to $VM_TIMEOUT or 600.
+# shellcheck source-path=SCRIPTDIR source=lib.sh
 . "$(dirname "$0")/lib.sh"
 [ $# -ge 3 ] || die "usage: vm-run.sh TARGET BINARY SUITE_DIR [TIMEOUT_SECONDS]"
 load_conf "$1"
@@ -28,6 +29,8 @@ cp "$binary" "$root/bin/sandbox"
 cp -r "$suite/." "$root/suite/"
 cp "$vm"/modules/* "$root/lib/modules/"
 cp "$TDIR/init.sh" "$root/init"
+printf 'root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/:/bin/false\n' >"$root/etc/passwd"
+printf 'root:x:0:\nnogroup:x:65534:\n' >"$root/etc/group"
 chmod 755 "$root/init" "$root/bin/sandbox"
 (cd "$root" && find . | cpio -o -H newc -R 0:0 --quiet) | gzip -6 >"$vm/initrd.gz"
 rm -rf "$root"
@@ -41,9 +44,9 @@ show='^(ok|not ok|skip) - '
 
 t0=$(now)
 # shellcheck disable=SC2086
-timeout -k 5 "$timeout" $QEMU_SYSTEM -accel tcg $QEMU_ARGS -nographic -no-reboot \
+timeout -k 5 "$timeout" $QEMU_SYSTEM -accel tcg $QEMU_ARGS -nographic -no-reboot -nic none \
 	-kernel "$vm/kernel" -initrd "$vm/initrd.gz" -append "$append" </dev/null 2>&1 |
-	sed -u 's/\r$//' | tee "$log" | grep --line-buffered -E "$show" || true
+	sed -u 's/\r$//' | tee "$log" | { grep --line-buffered -E "$show" || true; }
 qemu_status=${PIPESTATUS[0]}
 elapsed=$(since "$t0")
 

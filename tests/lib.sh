@@ -87,7 +87,7 @@ write_config() {
 	caps=${cfg_caps:-"\"bounding\":[$default_caps],\"effective\":[$default_caps],\"permitted\":[$default_caps]"}
 	cat >"$1/config.json" <<EOF
 {
-	"ociVersion": "1.2.0",
+	"ociVersion": "${cfg_version:-1.2.0}",
 	"process": {
 		"terminal": false,
 		"user": { "uid": $cfg_uid, "gid": $cfg_gid ${cfg_user_extra:+, $cfg_user_extra} },
