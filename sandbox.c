@@ -4486,15 +4486,19 @@ struct sb_clone_args {
  * CLONE_INTO_CGROUP, Linux 5.7): moving a process between cgroups instead
  * takes a lock that waits for an RCU grace period, some 10 ms. The child
  * continues like fork(2)'s, though without musl's bookkeeping for threads,
- * which I never starts. Older kernels (and qemu-user) get R to move C
- * into the group first, and fork(2). */
+ * which I never starts. Where clone3 cannot (before 5.7, qemu-user, from
+ * a user namespace), R moves C into the group first, and C forks. */
 static pid_t spawn_fork_init(struct spawn *s)
 {
 #ifdef SYS_clone3
 	struct sb_clone_args a;
 	long pid;
 
-	if (s->v2dir >= 0) {
+	/* Not from a user namespace, which does not own the group: the
+	 * kernel refuses it only after it has given out PID 1 of the new PID
+	 * namespace, and a PID namespace whose first process failed takes no
+	 * other (ENOMEM). The errors that fall back come before that. */
+	if (s->v2dir >= 0 && !s->c->ns[SB_NS_USER].enabled) {
 		memset(&a, 0, sizeof a);
 		a.flags = 0x200000000ull; /* CLONE_INTO_CGROUP */
 		a.exit_signal = SIGCHLD;

@@ -32,8 +32,15 @@ expect() {
 	fi
 }
 
-# expect_match NAME PATTERN TEXT: ok when TEXT matches the grep -E PATTERN.
+# expect_match NAME PATTERN TEXT: ok when a line of TEXT matches the grep -E
+# PATTERN; a PATTERN of several lines must match that many lines in a row
+# (^ and $ then mean the start and end of the whole text).
 expect_match() {
+	rs=$(printf '\036')
+	case $2 in
+	*"
+"*)	set -- "$1" "$(printf '%s' "$2" | tr '\n' "$rs")" "$(printf '%s' "$3" | tr '\n' "$rs")" ;;
+	esac
 	if printf '%s\n' "$3" | grep -Eq -- "$2"; then
 		ok "$1"
 	else
