@@ -5,21 +5,24 @@
  * Usage is in README.md; the embeddable API in sandbox.h.
  *
  * Map: the sections, in dependency order (grep -n '^/\* ===' sandbox.c).
- *   util     errors, arena, growable buffer, files
- *   json     parser (a tree in an arena) and writer
- *   config   OCI config.json into struct sb_config, validated
- *   mnt      paths resolved inside the rootfs, mounts, devices, pivot_root
- *   cg       cgroup v2, with v1 where v2 lacks a controller
- *   proc     the container process: rlimits, user, capabilities, fds, exec
- *   state    the state directory of each container, state.json
- *   spawn    namespaces, the stages of a start, PID 1 duties (--init)
- *   cli      commands, options, main
+ *   util       errors, arena, growable buffer, files
+ *   json       parser (a tree in an arena) and writer
+ *   config     OCI config.json into struct sb_config, validated
+ *   cg         cgroup v2, with v1 where v2 lacks a controller; eBPF devices
+ *   mnt        paths resolved inside the rootfs, mounts, devices, pivot_root
+ *   proc       the container process: rlimits, user, capabilities, fds
+ *   state      a container's directory, state.json, hooks
+ *   tty        process.terminal: the pty, the console socket, the relay
+ *   spawn      namespaces, the stages of a start or an exec
+ *   lifecycle  run, and what the commands do to a container's state
+ *   cli        the OCI commands and options, main
  *
- * Processes (spawn): the runtime R forks a helper C, which joins the
- * cgroup, enters or makes the namespaces and forks I, PID 1 in the new PID
- * namespace. I prepares the rootfs and execs the user's program (or, with
- * --init, forks it and reaps). R is a child subreaper, so I becomes its
- * child when C exits; R forwards signals to I and reports I's status.
+ * Processes: the runtime R forks a helper C, which enters or makes the
+ * namespaces and forks I, PID 1 in the new PID namespace; I builds the
+ * rootfs and becomes the user's program (or, with --init, its reaper). R
+ * is a child subreaper, so I becomes its child when C exits; in the
+ * foreground R forwards signals to I and reports its status. `create`
+ * leaves I waiting on <state>/start.sock for `start`.
  */
 #include <ctype.h>
 #include <dirent.h>
@@ -36,17 +39,22 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/ioctl.h>
 #include <sys/mount.h>
 #include <sys/prctl.h>
+#include <sys/file.h>
 #include <sys/resource.h>
+#include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
 #include <sys/syscall.h>
 #include <sys/sysmacros.h>
 #include <sys/types.h>
+#include <sys/un.h>
 #include <sys/wait.h>
+#include <termios.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -1102,6 +1110,10 @@ static int cfg_caps(struct sb_config *c, const struct json *v)
 			c->process.caps[s] |= 1ull << n;
 		}
 	}
+	/* The kernel raises an ambient capability only if it is inheritable
+	 * too; runc's spec lists ambient ones without, and asks for them to
+	 * work: make them inheritable rather than refuse or drop them. */
+	c->process.caps[SB_CAP_INHERITABLE] |= c->process.caps[SB_CAP_AMBIENT];
 	return 0;
 }
 
@@ -1920,9 +1932,8 @@ static int cfg_check(const struct sb_config *c)
 		return err_set("linux.uidMappings: a new user namespace needs uidMappings and gidMappings");
 	if (c->has_time_offsets && !(ns[SB_NS_TIME].enabled && !ns[SB_NS_TIME].path))
 		return err_set("linux.timeOffsets: needs a new time namespace");
-	if (c->process.caps[SB_CAP_AMBIENT] &
-	    ~(c->process.caps[SB_CAP_PERMITTED] & c->process.caps[SB_CAP_INHERITABLE]))
-		return err_set("process.capabilities.ambient: every ambient capability must also be permitted and inheritable");
+	if (c->process.caps[SB_CAP_AMBIENT] & ~c->process.caps[SB_CAP_PERMITTED])
+		return err_set("process.capabilities.ambient: every ambient capability must also be permitted");
 	return 0;
 }
 
@@ -3618,6 +3629,25 @@ static int mnt_prepare(const struct sb_config *c)
 	return fd;
 }
 
+/* The rootfs moved over "/" and chrooted into: what an initramfs root
+ * allows, and --no-pivot asks for. */
+static int mnt_move_root(int rootfd)
+{
+	char p[64];
+
+	/* the cwd moves with the mount: chroot(".") then takes the moved
+	 * rootfs, where "/" would still name the old root */
+	if (fchdir(rootfd) < 0)
+		return err_sys("chdir into the rootfs");
+	if (mount(fd_path(rootfd, p, sizeof p), "/", NULL, MS_MOVE, NULL) < 0)
+		return err_sys("move the rootfs to /");
+	if (chroot(".") < 0)
+		return err_sys("chroot into the rootfs");
+	if (chdir("/") < 0)
+		return err_sys("chdir /");
+	return 0;
+}
+
 /* pivot_root(".", ".") stacks the old root on the new one; detaching it
  * leaves only the rootfs. An initramfs root cannot be pivoted (the kernel
  * refuses a root mount without a parent): there the rootfs is moved over
@@ -3625,8 +3655,6 @@ static int mnt_prepare(const struct sb_config *c)
  * cannot chroot themselves. */
 static int mnt_pivot(int rootfd, const char *root)
 {
-	char p[64];
-
 	if (fchdir(rootfd) < 0 && chdir(root) < 0)
 		return err_sys("chdir %s", root);
 	if (syscall(SYS_pivot_root, ".", ".") == 0) {
@@ -3641,13 +3669,7 @@ static int mnt_pivot(int rootfd, const char *root)
 	if (errno != EINVAL)
 		return err_sys("pivot_root %s", root);
 	dbg("pivot_root refused (initramfs root?): moving %s over / and chrooting", root);
-	if (mount(fd_path(rootfd, p, sizeof p), "/", NULL, MS_MOVE, NULL) < 0)
-		return err_sys("move %s to /", root);
-	if (chroot(".") < 0)
-		return err_sys("chroot %s", root);
-	if (chdir("/") < 0)
-		return err_sys("chdir /");
-	return 0;
+	return mnt_move_root(rootfd);
 }
 
 /* maskedPaths: a read-only empty tmpfs over directories, /dev/null over
@@ -3757,13 +3779,13 @@ static int mnt_sysctl(const struct sb_config *c)
 	return 0;
 }
 
-/* The whole rootfs, from the host's view to the container's "/". */
-static int mnt_setup(const struct mnt_ctx *x0)
+/* The rootfs as the host sees it: propagation, the mounts, the devices.
+ * Returns an O_PATH descriptor on it, for mnt_finish. */
+static int mnt_build(const struct mnt_ctx *x0)
 {
 	const struct sb_config *c = x0->c;
 	struct mnt_ctx x = *x0;
 	size_t i;
-	int devnull, r;
 
 	if ((x.rootfd = mnt_prepare(c)) < 0)
 		return -1;
@@ -3772,11 +3794,23 @@ static int mnt_setup(const struct mnt_ctx *x0)
 			close(x.rootfd);
 			return err_ctx("mounts[%zu]", i);
 		}
-	if (mnt_devices(&x) < 0 || mnt_pivot(x.rootfd, c->root) < 0) {
+	if (mnt_devices(&x) < 0) {
 		close(x.rootfd);
 		return -1;
 	}
-	close(x.rootfd);
+	return x.rootfd;
+}
+
+/* From the host's view to the container's "/": pivot_root (--no-pivot:
+ * the move), then what must be done from inside. Closes rootfd. */
+static int mnt_finish(const struct sb_config *c, int rootfd, int no_pivot)
+{
+	int devnull, r;
+
+	r = no_pivot ? mnt_move_root(rootfd) : mnt_pivot(rootfd, c->root);
+	close(rootfd);
+	if (r < 0)
+		return -1;
 	if (c->rootfs_propagation && !(c->rootfs_propagation & MS_PRIVATE) &&
 	    mount(NULL, "/", NULL, c->rootfs_propagation, NULL) < 0)
 		return err_sys("linux.rootfsPropagation");
@@ -3802,7 +3836,6 @@ static int mnt_setup(const struct mnt_ctx *x0)
 	}
 	return 0;
 }
-
 /* ============================================================ proc === */
 
 /* What happens to the container's process between a ready rootfs and
@@ -3819,29 +3852,34 @@ struct sb_cap_data {
 };
 #define SB_CAP_V3 0x20080522
 
-/* Closes every descriptor from first up, but keep. */
-static int proc_close_from(int first, int keep)
+/* Closes every descriptor from first up, but those in keep (ascending). */
+static int proc_close_from(int first, const int *keep, int nkeep)
 {
 	struct dirent *e;
-	DIR *d;
+	int i, lo = first, ok = 1;
 	long long fd;
-	int ok;
+	DIR *d;
 
-	if (keep >= first) {
-		ok = (keep == first || syscall(SYS_close_range, first, keep - 1, 0) == 0) &&
-		    syscall(SYS_close_range, keep + 1, ~0u, 0) == 0;
-	} else {
-		ok = syscall(SYS_close_range, first, ~0u, 0) == 0;
+	for (i = 0; i < nkeep && ok; i++) {
+		if (keep[i] < lo)
+			continue;
+		if (keep[i] > lo)
+			ok = syscall(SYS_close_range, lo, keep[i] - 1, 0) == 0;
+		lo = keep[i] + 1;
 	}
-	if (ok)
+	if (ok && syscall(SYS_close_range, lo, ~0u, 0) == 0)
 		return 0;
 	/* before Linux 5.9 */
 	if (!(d = opendir("/proc/self/fd")))
 		return err_sys("open /proc/self/fd");
-	while ((e = readdir(d)))
-		if (parse_ll(e->d_name, first, INT_MAX, &fd) == 0 && fd != keep &&
-		    fd != dirfd(d))
+	while ((e = readdir(d))) {
+		if (parse_ll(e->d_name, first, INT_MAX, &fd) < 0 || fd == dirfd(d))
+			continue;
+		for (i = 0; i < nkeep && keep[i] != fd; i++)
+			;
+		if (i == nkeep)
 			close((int)fd);
+	}
 	closedir(d);
 	return 0;
 }
@@ -3968,9 +4006,8 @@ static void proc_reset_signals(void)
 }
 
 /* Everything but the exec. */
-static int proc_confine(const struct sb_config *c, int cap_last)
+static int proc_confine(const struct sb_process *p, int cap_last)
 {
-	const struct sb_process *p = &c->process;
 	int cwd_ok;
 
 	umask(p->umask == SB_UNSET ? SB_DEFAULT_UMASK : (mode_t)p->umask);
@@ -4024,47 +4061,84 @@ static int proc_find(const char *file, const char *const *env, char *out, size_t
 
 /* =========================================================== state === */
 
-/* Each container has a directory <root>/<id> holding state.json, written
- * atomically (temporary name, fsync, rename) so that a reader never sees
- * half of one. Each command is a fresh process that reads it back. */
+/* Each container has a directory <root>/<id>: state.json, written
+ * atomically (temporary name, fsync, rename) so that no reader sees half
+ * of one; config.json, the bundle's config as it was at create, for exec
+ * and delete; start.sock, where a created container waits for `start`.
+ * Each command is a fresh process that reads them back; those that change
+ * a container hold an flock on its directory, so concurrent commands on
+ * one container are serialised. */
 
 struct state {
-	const char *id, *bundle, *root_path;
+	struct arena a;
+	char dir[PATH_MAX];
+	const char *id, *bundle, *rootfs, *created;
 	pid_t pid;
 	unsigned long long start_time; /* /proc/PID/stat field 22: tells reuse */
-	char created[40];
 	int started;
-	const struct sb_config *c;
-	const struct cg *cg;
+	const char *cgpath;         /* relative to the hierarchies, as planned */
+	const char *v2;             /* the v2 group, or NULL */
+	const char **v1;            /* the v1 groups */
+	size_t nv1;
+	const char *freezer;        /* the group that pauses it, or NULL */
+	struct sb_kv *annotations;
+	size_t nannotations;
 };
 
-static int state_dir(const char *root, const char *id, char *out, size_t n)
+static int valid_id(const char *id)
+{
+	const char *p;
+
+	if (!id || !*id || !strcmp(id, ".") || !strcmp(id, "..") || strlen(id) > 255)
+		return 0;
+	for (p = id; *p; p++)
+		if (!isalnum((unsigned char)*p) && !strchr("_+-.", *p))
+			return 0;
+	return 1;
+}
+
+static int state_path(const char *root, const char *id, char *out, size_t n)
 {
 	return pathf(out, n, "%s/%s", root ? root : SB_STATE_DIR, id);
 }
 
-/* The directory is the claim on the id: mkdir fails if it is taken. */
-static int state_create(const char *root, const char *id)
+/* Locks a container's directory; the lock goes with the descriptor. */
+static int state_lock(const char *dir)
 {
-	char dir[PATH_MAX];
+	int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 
-	if (state_dir(root, id, dir, sizeof dir) < 0 ||
-	    mkdir_p(root ? root : SB_STATE_DIR, 0711) < 0)
+	if (fd < 0)
+		return err_sys("container %s", strrchr(dir, '/') + 1);
+	while (flock(fd, LOCK_EX) < 0) {
+		if (errno != EINTR) {
+			err_sys("lock %s", dir);
+			close(fd);
+			return -1;
+		}
+	}
+	return fd;
+}
+
+/* The directory is the claim on the id: mkdir fails if it is taken.
+ * Returns the locked directory's descriptor. */
+static int state_create(const char *root, const char *id, char *dir, size_t n)
+{
+	if (state_path(root, id, dir, n) < 0 || mkdir_p(root ? root : SB_STATE_DIR, 0711) < 0)
 		return -1;
 	if (mkdir(dir, 0711) < 0)
 		return errno == EEXIST ? err_set("container \"%s\" already exists", id) :
 		    err_sys("mkdir %s", dir);
-	return 0;
+	return state_lock(dir);
 }
 
-static void state_remove(const char *root, const char *id)
+static void state_remove(const char *dir)
 {
-	char dir[PATH_MAX], path[PATH_MAX + 16];
-	static const char *const files[] = { "state.json", "state.json.tmp" };
+	static const char *const files[] = {
+		"state.json", "state.json.tmp", "config.json", "config.json.tmp", "start.sock"
+	};
+	char path[PATH_MAX + 32];
 	size_t i;
 
-	if (state_dir(root, id, dir, sizeof dir) < 0)
-		return;
 	for (i = 0; i < LEN(files); i++) {
 		snprintf(path, sizeof path, "%s/%s", dir, files[i]);
 		unlink(path);
@@ -4085,103 +4159,477 @@ static void rfc3339_now(char *out, size_t n)
 		*out = 0;
 }
 
-/* Field 22 of /proc/PID/stat, after the parenthesised name (which may
- * hold spaces and parentheses itself). */
-static unsigned long long proc_start_time(pid_t pid)
+/* /proc/PID/stat: the state letter (field 3) and the start time (field
+ * 22), read after the parenthesised name, which may hold anything. */
+static int proc_stat(pid_t pid, char *st, unsigned long long *start)
 {
 	char path[64], *text, *p;
-	unsigned long long t = 0;
 	int field;
 
 	snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
 	if (!(text = read_file(path, 4096, NULL)))
-		return 0;
-	if ((p = strrchr(text, ')'))) {
+		return -1;
+	*st = '?';
+	*start = 0;
+	if ((p = strrchr(text, ')')) && p[1] == ' ') {
+		*st = p[2];
 		for (field = 2; field < 22 && (p = strchr(p + 1, ' ')); field++)
 			;
 		if (p)
-			t = strtoull(p + 1, NULL, 10);
+			*start = strtoull(p + 1, NULL, 10);
 	}
 	free(text);
-	return t;
+	return 0;
 }
 
-static int state_write(const char *root, const struct state *st)
+/* Whether pid is still the process that was started: not gone, not a
+ * zombie waiting for its parent, not a new process that got the number. */
+static int proc_alive(pid_t pid, unsigned long long start)
 {
-	char dir[PATH_MAX], tmp[PATH_MAX + 16], path[PATH_MAX + 16];
+	unsigned long long t;
+	char st;
+
+	if (pid <= 0 || proc_stat(pid, &st, &t) < 0)
+		return 0;
+	return t == start && st != 'Z' && st != 'X' && st != 'x';
+}
+
+/* Writes a file by temporary name, fsync and rename. */
+static int install_file(const char *path, const void *data, size_t len, mode_t mode)
+{
+	char tmp[PATH_MAX + 8];
+	int fd;
+
+	if (pathf(tmp, sizeof tmp, "%s.tmp", path) < 0)
+		return -1;
+	if ((fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode)) < 0)
+		return err_sys("create %s", tmp);
+	if (write_all(fd, data, len) < 0 || fsync(fd) < 0) {
+		err_sys("write %s", tmp);
+		close(fd);
+		unlink(tmp);
+		return -1;
+	}
+	if (close(fd) < 0 || rename(tmp, path) < 0) {
+		err_sys("install %s", path);
+		unlink(tmp);
+		return -1;
+	}
+	return 0;
+}
+
+static void json_put_kv_object(struct buf *b, const struct sb_kv *kv, size_t n)
+{
+	size_t i;
+
+	buf_put(b, "{", 1);
+	for (i = 0; i < n; i++) {
+		if (i)
+			buf_put(b, ",", 1);
+		json_put_str(b, kv[i].key);
+		buf_put(b, ":", 1);
+		json_put_str(b, kv[i].value);
+	}
+	buf_put(b, "}", 1);
+}
+
+static int state_save(const struct state *st)
+{
+	char path[PATH_MAX + 16];
 	struct buf b = {0};
 	size_t i;
-	int fd, rc = -1, n = 0;
+	int rc;
 
-	if (state_dir(root, st->id, dir, sizeof dir) < 0)
-		return -1;
 	buf_printf(&b, "{\"ociVersion\":\"%s\",\"id\":", SB_OCI_VERSION);
 	json_put_str(&b, st->id);
 	buf_printf(&b, ",\"pid\":%d,\"starttime\":%llu,\"started\":%s,\"bundle\":",
 	    (int)st->pid, st->start_time, st->started ? "true" : "false");
 	json_put_str(&b, st->bundle);
 	buf_puts(&b, ",\"rootfs\":");
-	json_put_str(&b, st->root_path);
+	json_put_str(&b, st->rootfs);
 	buf_puts(&b, ",\"created\":");
 	json_put_str(&b, st->created);
-	buf_puts(&b, ",\"cgroups\":[");
-	for (i = 0; st->cg && i < (size_t)st->cg->nh; i++) {
-		if (!st->cg->h[i].dir)
-			continue;
-		if (n++)
-			buf_put(&b, ",", 1);
-		json_put_str(&b, st->cg->h[i].dir);
-	}
-	buf_puts(&b, "],\"annotations\":{");
-	for (i = 0; i < st->c->nannotations; i++) {
+	buf_puts(&b, ",\"cgroupsPath\":");
+	json_put_str(&b, st->cgpath ? st->cgpath : "");
+	buf_puts(&b, ",\"v2\":");
+	json_put_str(&b, st->v2 ? st->v2 : "");
+	buf_puts(&b, ",\"freezer\":");
+	json_put_str(&b, st->freezer ? st->freezer : "");
+	buf_puts(&b, ",\"v1\":[");
+	for (i = 0; i < st->nv1; i++) {
 		if (i)
 			buf_put(&b, ",", 1);
-		json_put_str(&b, st->c->annotations[i].key);
-		buf_put(&b, ":", 1);
-		json_put_str(&b, st->c->annotations[i].value);
+		json_put_str(&b, st->v1[i]);
 	}
-	buf_puts(&b, "}}\n");
-	if (b.oom) {
-		buf_free(&b);
-		return err_set("out of memory");
-	}
-	snprintf(tmp, sizeof tmp, "%s/state.json.tmp", dir);
-	snprintf(path, sizeof path, "%s/state.json", dir);
-	if ((fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600)) < 0) {
-		err_sys("create %s", tmp);
-		goto out;
-	}
-	if (write_all(fd, b.p, b.len) < 0 || fsync(fd) < 0) {
-		err_sys("write %s", tmp);
-		close(fd);
-		goto out;
-	}
-	if (close(fd) < 0 || rename(tmp, path) < 0) {
-		err_sys("install %s", path);
-		goto out;
-	}
-	rc = 0;
-out:
+	buf_puts(&b, "],\"annotations\":");
+	json_put_kv_object(&b, st->annotations, st->nannotations);
+	buf_puts(&b, "}\n");
+	if (b.oom)
+		return buf_free(&b), err_set("out of memory");
+	rc = pathf(path, sizeof path, "%s/state.json", st->dir);
+	if (rc == 0)
+		rc = install_file(path, b.p, b.len, 0600);
 	buf_free(&b);
 	return rc;
 }
 
+static const char *json_str_or_null(const struct json *v, const char *key)
+{
+	struct json *t = json_get(v, key);
+
+	return t && t->type == JSON_STRING && t->len ? t->str : NULL;
+}
+
+/* Reads <root>/<id>/state.json. A missing directory is "does not exist". */
+static int state_load(struct state *st, const char *root, const char *id)
+{
+	char path[PATH_MAX + 16], *text;
+	struct json *v, *t, *e;
+	size_t len, i;
+
+	memset(st, 0, sizeof *st);
+	if (!valid_id(id))
+		return err_set("container id \"%s\": use letters, digits and _+-. only", id);
+	if (state_path(root, id, st->dir, sizeof st->dir) < 0 ||
+	    pathf(path, sizeof path, "%s/state.json", st->dir) < 0)
+		return -1;
+	if (!(text = read_file(path, 1 << 20, &len))) {
+		if (errno == ENOENT)
+			return err_set("container \"%s\" does not exist", id);
+		return -1;
+	}
+	v = json_parse(&st->a, text, len);
+	free(text);
+	if (!v || v->type != JSON_OBJECT) {
+		arena_free(&st->a);
+		return err_ctx("%s", path);
+	}
+	st->id = json_str_or_null(v, "id");
+	st->bundle = json_str_or_null(v, "bundle");
+	st->rootfs = json_str_or_null(v, "rootfs");
+	st->created = json_str_or_null(v, "created");
+	st->cgpath = json_str_or_null(v, "cgroupsPath");
+	st->v2 = json_str_or_null(v, "v2");
+	st->freezer = json_str_or_null(v, "freezer");
+	if ((t = json_get(v, "pid")) && t->isint)
+		st->pid = (pid_t)t->u;
+	if ((t = json_get(v, "starttime")) && t->isint)
+		st->start_time = t->u;
+	st->started = (t = json_get(v, "started")) && t->type == JSON_TRUE;
+	if ((t = json_get(v, "v1")) && t->type == JSON_ARRAY &&
+	    (st->v1 = arena_alloc(&st->a, (t->n + 1) * sizeof *st->v1)))
+		for (e = t->child; e; e = e->next)
+			if (e->type == JSON_STRING)
+				st->v1[st->nv1++] = e->str;
+	if ((t = json_get(v, "annotations")) && t->type == JSON_OBJECT &&
+	    (st->annotations = arena_alloc(&st->a, (t->n + 1) * sizeof *st->annotations)))
+		for (e = t->child, i = 0; e; e = e->next)
+			if (e->type == JSON_STRING) {
+				st->annotations[i].key = e->key;
+				st->annotations[i++].value = e->str;
+				st->nannotations = i;
+			}
+	if (!st->id || !st->bundle) {
+		arena_free(&st->a);
+		return err_set("%s: not a state file of sandbox", path);
+	}
+	return 0;
+}
+
+static void state_free(struct state *st)
+{
+	arena_free(&st->a);
+}
+
+static int cg_frozen(const char *group)
+{
+	char path[PATH_MAX + 32], *v;
+	int frozen;
+
+	if (!group)
+		return 0;
+	if (pathf(path, sizeof path, "%s/cgroup.freeze", group) < 0)
+		return 0;
+	if (access(path, F_OK) < 0 && pathf(path, sizeof path, "%s/freezer.state", group) < 0)
+		return 0;
+	if (!(v = read_file(path, 64, NULL)))
+		return 0;
+	frozen = v[0] == '1' || !strncmp(v, "FROZEN", 6) || !strncmp(v, "FREEZING", 8);
+	free(v);
+	return frozen;
+}
+
+static const char *state_status(const struct state *st)
+{
+	if (!proc_alive(st->pid, st->start_time))
+		return "stopped";
+	if (!st->started)
+		return "created";
+	if (cg_frozen(st->freezer))
+		return "paused";
+	return "running";
+}
+
+/* The state as the runtime-spec defines it, for `state` and the hooks. */
+static void state_json(struct buf *b, const struct state *st, const char *status)
+{
+	buf_printf(b, "{\"ociVersion\":\"%s\",\"id\":", SB_OCI_VERSION);
+	json_put_str(b, st->id);
+	buf_puts(b, ",\"status\":");
+	json_put_str(b, status);
+	if (strcmp(status, "stopped"))
+		buf_printf(b, ",\"pid\":%d", (int)st->pid);
+	else
+		buf_puts(b, ",\"pid\":0");
+	buf_puts(b, ",\"bundle\":");
+	json_put_str(b, st->bundle);
+	buf_puts(b, ",\"rootfs\":");
+	json_put_str(b, st->rootfs ? st->rootfs : "");
+	buf_puts(b, ",\"created\":");
+	json_put_str(b, st->created ? st->created : "");
+	buf_puts(b, ",\"owner\":\"\",\"annotations\":");
+	json_put_kv_object(b, st->annotations, st->nannotations);
+	buf_puts(b, "}");
+}
+
+/* ----------------------------------------------------------- hooks --- */
+
+/* Runs one hook: its state on stdin (a socket, so that a hook that does
+ * not read it cannot kill us with SIGPIPE), its own args and env, killed
+ * after its timeout. -1 with a message when it fails. */
+static int hook_run(const struct sb_hook *h, const char *state)
+{
+	const char *argv0[2] = { h->path, NULL }, *envp0[1] = { NULL };
+	int sv[2], st, ms = 0;
+	int64_t limit = h->timeout == SB_UNSET ? -1 : h->timeout * 1000;
+	pid_t pid, p;
+
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0)
+		return err_sys("hook %s: socketpair", h->path);
+	if ((pid = fork()) < 0) {
+		close(sv[0]);
+		close(sv[1]);
+		return err_sys("hook %s: fork", h->path);
+	}
+	if (pid == 0) {
+		sigset_t none;
+
+		sigemptyset(&none);
+		sigprocmask(SIG_SETMASK, &none, NULL);
+		if (dup2(sv[1], 0) < 0)
+			_exit(126);
+		execve(h->path, (char *const *)(h->args ? h->args : argv0),
+		    (char *const *)(h->env ? h->env : envp0));
+		_exit(127);
+	}
+	close(sv[1]);
+	for (size_t off = 0, n = strlen(state); off < n; ) {
+		ssize_t w = send(sv[0], state + off, n - off, MSG_NOSIGNAL);
+
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0)
+			break; /* it need not read it */
+		off += (size_t)w;
+	}
+	close(sv[0]);
+	while ((p = waitpid(pid, &st, WNOHANG)) == 0) {
+		if (limit >= 0 && ms >= limit) {
+			kill(pid, SIGKILL);
+			waitpid(pid, &st, 0);
+			return err_set("hook %s: timed out after %lld s", h->path,
+			    (long long)h->timeout);
+		}
+		sleep_ms(ms < 20 ? 1 : 5);
+		ms += ms < 20 ? 1 : 5;
+	}
+	if (p < 0)
+		return err_sys("hook %s: wait", h->path);
+	if (WIFEXITED(st) && WEXITSTATUS(st) == 0)
+		return 0;
+	if (WIFEXITED(st))
+		return err_set("hook %s: exited with status %d%s", h->path, WEXITSTATUS(st),
+		    WEXITSTATUS(st) == 127 ? " (could not be run?)" : "");
+	return err_set("hook %s: killed by signal %d", h->path, WTERMSIG(st));
+}
+
+static const char *const hook_kind_names[SB_HOOK_KINDS] = {
+	"prestart", "createRuntime", "createContainer", "startContainer",
+	"poststart", "poststop"
+};
+
+/* Runs every hook of a kind; the first failure ends it. */
+static int hooks_run(const struct sb_config *c, int kind, const char *state)
+{
+	size_t i;
+
+	for (i = 0; i < c->nhooks[kind]; i++)
+		if (hook_run(&c->hooks[kind][i], state) < 0)
+			return err_ctx("hooks.%s[%zu]", hook_kind_names[kind], i);
+	return 0;
+}
+
+/* poststart and poststop failures are warnings, as the spec says. */
+static void hooks_run_warn(const struct sb_config *c, int kind, const char *state)
+{
+	size_t i;
+
+	for (i = 0; i < c->nhooks[kind]; i++)
+		if (hook_run(&c->hooks[kind][i], state) < 0)
+			fprintf(stderr, "sandbox: warning: hooks.%s[%zu]: %s\n",
+			    hook_kind_names[kind], i, sb_error());
+}
+
+/* ============================================================= tty === */
+
+/* process.terminal: a pty pair made inside the container, from its own
+ * devpts instance, so the container never sees the host's ptys. The peer
+ * is opened with TIOCGPTPEER (Linux 4.13), never by a path under /dev/pts
+ * that the container could have swapped (CVE-2025-52565 was such a race).
+ * The master goes to the runtime over the sync socket (SCM_RIGHTS), which
+ * hands it to the engine's --console-socket, or relays it itself in the
+ * foreground. */
+
+/* Sends data with one descriptor attached. */
+static int send_fd(int sock, int fd, const void *data, size_t len)
+{
+	char cbuf[CMSG_SPACE(sizeof(int))];
+	struct iovec iov = { (void *)data, len };
+	struct msghdr mh;
+	struct cmsghdr *cm;
+
+	memset(&mh, 0, sizeof mh);
+	memset(cbuf, 0, sizeof cbuf);
+	mh.msg_iov = &iov;
+	mh.msg_iovlen = 1;
+	mh.msg_control = cbuf;
+	mh.msg_controllen = sizeof cbuf;
+	cm = CMSG_FIRSTHDR(&mh);
+	cm->cmsg_level = SOL_SOCKET;
+	cm->cmsg_type = SCM_RIGHTS;
+	cm->cmsg_len = CMSG_LEN(sizeof(int));
+	memcpy(CMSG_DATA(cm), &fd, sizeof fd);
+	while (sendmsg(sock, &mh, MSG_NOSIGNAL) < 0)
+		if (errno != EINTR)
+			return -1;
+	return 0;
+}
+
+/* Opens a pty pair from the devpts whose ptmx is at ptmx (an O_PATH fd,
+ * or -1 for /dev/ptmx). */
+static int tty_open(int ptmx, int *master, int *slave)
+{
+	char p[64];
+	int unlock = 0, n;
+
+	*master = ptmx >= 0 ? open(fd_path(ptmx, p, sizeof p), O_RDWR | O_NOCTTY | O_CLOEXEC) :
+	    open("/dev/ptmx", O_RDWR | O_NOCTTY | O_CLOEXEC);
+	if (*master < 0)
+		return err_sys("open ptmx for process.terminal");
+	if (ioctl(*master, TIOCSPTLCK, &unlock) < 0) {
+		err_sys("unlock pty");
+		goto fail;
+	}
+	if ((*slave = ioctl(*master, TIOCGPTPEER, O_RDWR | O_NOCTTY | O_CLOEXEC)) >= 0)
+		return 0;
+	/* before 4.13: by number, refusing anything but a pty node */
+	if (ioctl(*master, TIOCGPTN, &n) < 0) {
+		err_sys("pty number");
+		goto fail;
+	}
+	err_set("open pty peer: TIOCGPTPEER needs Linux 4.13");
+fail:
+	close(*master);
+	return -1;
+}
+
+/* Hands the master to the engine's console socket, as runc does: one
+ * message whose payload is a name, with the descriptor attached. */
+static int tty_to_console_socket(const char *path, int master)
+{
+	struct sockaddr_un sa;
+	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0), rc = 0;
+
+	if (fd < 0)
+		return err_sys("console socket");
+	memset(&sa, 0, sizeof sa);
+	sa.sun_family = AF_UNIX;
+	if (strlen(path) >= sizeof sa.sun_path) {
+		close(fd);
+		return err_set("--console-socket %s: path too long", path);
+	}
+	strcpy(sa.sun_path, path);
+	if (connect(fd, (struct sockaddr *)&sa, sizeof sa) < 0)
+		rc = err_sys("--console-socket %s", path);
+	else if (send_fd(fd, master, "/dev/ptmx", 9) < 0)
+		rc = err_sys("send the terminal to --console-socket %s", path);
+	close(fd);
+	return rc;
+}
+
+/* Makes slave the process's controlling terminal and stdio. */
+static int tty_become(int slave)
+{
+	if (setsid() < 0 && errno != EPERM)
+		return err_sys("setsid");
+	if (ioctl(slave, TIOCSCTTY, 0) < 0)
+		return err_sys("controlling terminal");
+	if (dup2(slave, 0) < 0 || dup2(slave, 1) < 0 || dup2(slave, 2) < 0)
+		return err_sys("terminal as stdio");
+	if (slave > 2)
+		close(slave);
+	return 0;
+}
+
+/* Copies what is ready from one descriptor to another; returns 0 at EOF
+ * or error of the source, 1 otherwise. */
+static int tty_pump(int from, int to)
+{
+	char buf[4096];
+	ssize_t n = read(from, buf, sizeof buf);
+
+	if (n < 0 && (errno == EINTR || errno == EAGAIN))
+		return 1;
+	if (n <= 0)
+		return 0;
+	write_all(to, buf, (size_t)n);
+	return 1;
+}
+
+static void tty_copy_winsize(int from, int to)
+{
+	struct winsize ws;
+
+	if (ioctl(from, TIOCGWINSZ, &ws) == 0)
+		ioctl(to, TIOCSWINSZ, &ws);
+}
+
 /* =========================================================== spawn === */
 
-/* The runtime R and the container's first processes talk over a
- * SOCK_SEQPACKET pair, one message per packet: a type byte, a code byte
- * and text. The container's end is close-on-exec, so R reads EOF exactly
- * when the user's program has been executed; an error before that comes
- * as MSG_ERR with the message and the exit status `run` should give. */
+/* A container starts in three processes. The runtime R forks a helper C,
+ * which enters or makes the namespaces and forks I, PID 1 in the new PID
+ * namespace; I builds the rootfs and becomes the user's program. An exec
+ * is the same with C joining the container's namespaces and forking E.
+ *
+ * R, C and I (or E) talk over a SOCK_SEQPACKET pair, one message per
+ * packet: a type byte, a code byte, text, and at most one descriptor. The
+ * far end is close-on-exec, so R reads EOF exactly when the program has
+ * been executed; a failure before comes as MSG_ERR with the message and
+ * the status `run` should exit with. A created container's I waits on
+ * <state>/start.sock instead, and `start` takes R's place there. */
 enum {
 	MSG_ERR = 'E',      /* C, I -> R: failed; code, text */
 	MSG_MAP = 'U',      /* C -> R: write my uid/gid maps */
-	MSG_MAPPED = 'u',   /* R -> C */
+	MSG_MAPPED = 'u',
 	MSG_JOIN = 'J',     /* C -> R: move me into the v1 (code 1: v2) cgroups */
-	MSG_JOINED = 'j',   /* R -> C */
+	MSG_JOINED = 'j',
 	MSG_PID = 'P',      /* C -> R: I's pid, as text */
-	MSG_READY = 'R',    /* I -> R: rootfs ready, waiting */
-	MSG_GO = 'G',       /* R -> I: exec */
+	MSG_TTY = 'T',      /* I -> R: the terminal's master, attached */
+	MSG_ENV = 'N',      /* I -> R: environment made: run the runtime's hooks */
+	MSG_HOOKED = 'n',   /* R -> I: done; text: I's pid for its own hooks */
+	MSG_READY = 'R',    /* I -> R: ready to exec */
+	MSG_GO = 'G',       /* R -> I: exec; text: I's pid */
+	MSG_WAIT = 'W',     /* R -> I: wait for `start`; text: I's pid */
 };
 
 struct msg {
@@ -4189,21 +4637,37 @@ struct msg {
 	char text[1022];
 };
 
+enum { SPAWN_RUN, SPAWN_CREATE, SPAWN_EXEC };
+
 struct spawn {
-	const struct sb_config *c;
-	const struct sb_run_opts *o;
+	const struct sb_config *c;      /* the container's config */
+	const struct sb_process *proc;  /* the program: c->process or exec's */
+	const char *id;
+	int mode;
+	int init;                       /* --init: sandbox stays PID 1 */
+	int preserve_fds;
+	int detach;
+	int no_pivot, no_keyring;
+	const char *console;            /* --console-socket */
+	const char *pid_file;
 	struct cg cg;
-	int sync;           /* this process's end */
-	int procs[16];      /* cgroup.procs of the v1 groups */
+	int sync;                       /* this process's end */
+	int procs[16];                  /* cgroup.procs of the v1 groups */
 	int nprocs;
-	int v2procs;        /* cgroup.procs of the v2 group, or -1 */
-	int v2dir;          /* the v2 group, for clone3, or -1 */
+	int v2procs, v2dir;             /* the v2 group, or -1 */
+	int listen;                     /* create: start.sock, for I */
+	int target;                     /* exec: pidfd of the container's PID 1 */
+	int nsfd[SB_NS_COUNT];          /* exec without pidfd setns */
+	int rootfd;                     /* exec: the container's root */
+	int nsflags;                    /* exec: namespaces to join */
+	pid_t helper, pid, host_pid;
+	int master;                     /* R: the terminal's master */
+	int exit_hint;
 	int cap_last;
-	pid_t helper, init;
-	int exit_hint;      /* run's exit status when the start failed */
+	char dir[PATH_MAX];             /* the container's state directory */
 };
 
-static int msg_send(int fd, char type, int code, const char *text)
+static int msg_send_fd(int sock, char type, int code, const char *text, int fd)
 {
 	struct msg m;
 	size_t n = text ? strlen(text) : 0;
@@ -4214,20 +4678,50 @@ static int msg_send(int fd, char type, int code, const char *text)
 	m.code = (char)code;
 	if (n)
 		memcpy(m.text, text, n);
-	while (send(fd, &m, 2 + n, MSG_NOSIGNAL) < 0)
+	if (fd >= 0)
+		return send_fd(sock, fd, &m, 2 + n);
+	while (send(sock, &m, 2 + n, MSG_NOSIGNAL) < 0)
 		if (errno != EINTR)
 			return -1;
 	return 0;
 }
 
-/* Returns the message length, 0 at EOF, -1 on error. */
-static ssize_t msg_recv(int fd, struct msg *m)
+static int msg_send(int sock, char type, int code, const char *text)
 {
+	return msg_send_fd(sock, type, code, text, -1);
+}
+
+/* Returns the message length, 0 at EOF, -1 on error; a descriptor that
+ * came with it is in *fd (else -1). */
+static ssize_t msg_recv(int sock, struct msg *m, int *fd)
+{
+	char cbuf[CMSG_SPACE(sizeof(int))];
+	struct iovec iov = { m, sizeof *m - 1 };
+	struct msghdr mh;
+	struct cmsghdr *cm;
 	ssize_t n;
 
+	memset(&mh, 0, sizeof mh);
+	mh.msg_iov = &iov;
+	mh.msg_iovlen = 1;
+	mh.msg_control = cbuf;
+	mh.msg_controllen = sizeof cbuf;
 	do
-		n = recv(fd, m, sizeof *m - 1, 0);
+		n = recvmsg(sock, &mh, MSG_CMSG_CLOEXEC);
 	while (n < 0 && errno == EINTR);
+	if (fd)
+		*fd = -1;
+	for (cm = n > 0 ? CMSG_FIRSTHDR(&mh) : NULL; cm; cm = CMSG_NXTHDR(&mh, cm)) {
+		if (cm->cmsg_level == SOL_SOCKET && cm->cmsg_type == SCM_RIGHTS) {
+			int got;
+
+			memcpy(&got, CMSG_DATA(cm), sizeof got);
+			if (fd && *fd < 0)
+				*fd = got;
+			else
+				close(got);
+		}
+	}
 	if (n > 0)
 		((char *)m)[n] = 0;
 	if (n == 1)
@@ -4235,21 +4729,30 @@ static ssize_t msg_recv(int fd, struct msg *m)
 	return n;
 }
 
-/* In C or I: report err_buf to R and die. */
+/* In C, I or E: report err_buf to R and die. */
 static void spawn_die(int sync, int code)
 {
 	msg_send(sync, MSG_ERR, code, err_buf);
 	_exit(code);
 }
 
-static int spawn_wait_msg(int sync, char want)
+static int spawn_wait_msg(int sync, char want, struct msg *m)
 {
-	struct msg m;
-	ssize_t n = msg_recv(sync, &m);
+	struct msg tmp;
 
-	if (n <= 0 || m.type != want)
+	if (!m)
+		m = &tmp;
+	if (msg_recv(sync, m, NULL) <= 0 || m->type != want)
 		return err_set("runtime went away");
 	return 0;
+}
+
+/* In C: asks R for something and waits for its yes. */
+static void spawn_ask(struct spawn *s, char type, int code)
+{
+	if (msg_send(s->sync, type, code, NULL) < 0 ||
+	    spawn_wait_msg(s->sync, (char)(type | 0x20), NULL) < 0)
+		_exit(125);
 }
 
 static int ns_open_paths(const struct sb_config *c, int *fds)
@@ -4271,7 +4774,7 @@ static int ns_open_paths(const struct sb_config *c, int *fds)
 	return 0;
 }
 
-/* Joins the namespaces given by path: the user namespace first, since it
+/* Joins namespaces by descriptor: the user namespace first, since it
  * owns the others; all were opened before, so joining the mount
  * namespace cannot change what the other paths meant. */
 static int ns_join(int *fds)
@@ -4290,6 +4793,7 @@ static int ns_join(int *fds)
 		if (rc == 0 && setns(fds[k], ns_info[k].flag) < 0)
 			rc = err_sys("join %s namespace", ns_info[k].name);
 		close(fds[k]);
+		fds[k] = -1;
 	}
 	return rc;
 }
@@ -4354,40 +4858,92 @@ static int wait_status(int st)
 	return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
 }
 
-/* Every signal goes to child; returns its status once it is gone, reaping
- * any other process on the way. R runs this in the foreground for I. With
- * --init, I runs it for the user's program, as tini does: the kernel gives
- * PID 1 the orphans and drops signals it has no handler for, so a program
- * not written to be PID 1 would leave zombies and ignore SIGTERM. */
-static int spawn_forward(pid_t child)
+/* Waits for child, reaping any other process on the way, and sends it
+ * every signal this process gets; with a terminal master, relays it to
+ * and from stdio (raw, its size following ours). Returns child's status.
+ * R runs this in the foreground. With --init, I runs it for the user's
+ * program, as tini does: the kernel gives PID 1 the orphans and drops
+ * signals it has no handler for, so a program not written to be PID 1
+ * would leave zombies and ignore SIGTERM. */
+static int spawn_wait(pid_t child, int master)
 {
+	struct termios saved, raw;
+	struct signalfd_siginfo si;
+	struct pollfd pf[3];
 	sigset_t all;
-	siginfo_t si;
+	int sfd, st, status = -1, raw_set = 0, in_open = master >= 0;
 	pid_t p;
-	int sig, st;
 
 	if (child <= 0) /* kill(0, ...) would signal our own group */
 		return err_set("no process to wait for");
 	sigfillset(&all);
-	for (;;) {
-		if ((sig = sigwaitinfo(&all, &si)) < 0) {
+	sigprocmask(SIG_BLOCK, &all, NULL);
+	if ((sfd = signalfd(-1, &all, SFD_CLOEXEC)) < 0)
+		return err_sys("signalfd");
+	/* gone before we listened? its SIGCHLD may have come already */
+	while (status < 0 && (p = waitpid(-1, &st, WNOHANG)) > 0)
+		if (p == child)
+			status = wait_status(st);
+	if (master >= 0 && isatty(0) && tcgetattr(0, &saved) == 0) {
+		raw = saved;
+		cfmakeraw(&raw);
+		raw_set = tcsetattr(0, TCSANOW, &raw) == 0;
+		tty_copy_winsize(0, master);
+	}
+	while (status < 0) {
+		int n = 0;
+
+		pf[n++] = (struct pollfd){ sfd, POLLIN, 0 };
+		if (master >= 0)
+			pf[n++] = (struct pollfd){ master, POLLIN, 0 };
+		if (in_open)
+			pf[n++] = (struct pollfd){ 0, POLLIN, 0 };
+		if (poll(pf, (nfds_t)n, -1) < 0) {
 			if (errno == EINTR)
 				continue;
-			return err_sys("sigwaitinfo");
+			err_sys("poll");
+			break;
 		}
-		if (sig != SIGCHLD) {
-			kill(child, sig);
+		if (master >= 0 && pf[1].revents && !tty_pump(master, 1))
+			master = -1, in_open = 0;
+		if (in_open && pf[n - 1].revents && !tty_pump(0, master)) {
+			/* stdin ended: end the terminal's input too, as a ^D would */
+			struct termios t;
+
+			char eof = tcgetattr(master, &t) == 0 && t.c_cc[VEOF] ? (char)t.c_cc[VEOF] : 4;
+
+			if (write(master, &eof, 1) < 0)
+				dbg("end the terminal's input: %s", strerror(errno));
+			in_open = 0;
+		}
+		if (!pf[0].revents || read(sfd, &si, sizeof si) != sizeof si)
+			continue;
+		if (si.ssi_signo == SIGWINCH && master >= 0) {
+			tty_copy_winsize(0, master);
+		} else if (si.ssi_signo != SIGCHLD) {
+			kill(child, (int)si.ssi_signo);
 			continue;
 		}
 		while ((p = waitpid(-1, &st, WNOHANG)) > 0)
 			if (p == child)
-				return wait_status(st);
+				status = wait_status(st);
 	}
+	/* what the program wrote last is still in the pty */
+	if (master >= 0) {
+		fcntl(master, F_SETFL, O_NONBLOCK);
+		while (tty_pump(master, 1) && errno != EAGAIN)
+			;
+	}
+	if (raw_set)
+		tcsetattr(0, TCSANOW, &saved);
+	close(sfd);
+	return status;
 }
 
+/* Execs the program (never returns). */
 static void spawn_exec(struct spawn *s)
 {
-	const struct sb_process *p = &s->c->process;
+	const struct sb_process *p = s->proc;
 	char path[PATH_MAX];
 	int e;
 
@@ -4405,27 +4961,163 @@ static void spawn_exec(struct spawn *s)
 	spawn_die(s->sync, e == ENOENT ? 127 : 126);
 }
 
-/* I: PID 1 of the new namespaces. Builds the rootfs, waits for R's go,
+/* I or E: confines itself and becomes the program; with --init, stays
+ * as its reaper. slave: the terminal, or -1. */
+static void spawn_become(struct spawn *s, int slave)
+{
+	pid_t child;
+
+	if (proc_confine(s->proc, s->cap_last) < 0)
+		spawn_die(s->sync, 125);
+	if (!s->init) {
+		if (slave >= 0 && tty_become(slave) < 0)
+			spawn_die(s->sync, 125);
+		spawn_exec(s);
+	}
+	if ((child = fork()) < 0) {
+		err_sys("fork");
+		spawn_die(s->sync, 125);
+	}
+	if (child == 0) {
+		if (slave >= 0 && tty_become(slave) < 0)
+			spawn_die(s->sync, 125);
+		spawn_exec(s);
+	}
+	close(s->sync);
+	if (slave >= 0)
+		close(slave);
+	_exit(spawn_wait(child, -1));
+}
+
+/* The state the hooks get on stdin, from inside (I knows its host pid
+ * only when R tells it). */
+static char *spawn_hook_state(const struct spawn *s, const char *status)
+{
+	struct state st;
+	struct buf b = {0};
+
+	memset(&st, 0, sizeof st);
+	st.id = s->id;
+	st.bundle = s->c->bundle;
+	st.rootfs = s->c->root;
+	st.pid = s->host_pid;
+	st.annotations = s->c->annotations;
+	st.nannotations = s->c->nannotations;
+	state_json(&b, &st, status);
+	return b.oom ? NULL : b.p;
+}
+
+static int spawn_hooks_inside(struct spawn *s, int kind, const char *status)
+{
+	char *state;
+	int rc;
+
+	if (!s->c->nhooks[kind])
+		return 0;
+	if (!(state = spawn_hook_state(s, status)))
+		return err_set("out of memory");
+	rc = hooks_run(s->c, kind, state);
+	free(state);
+	return rc;
+}
+
+/* process.terminal: the pty from the rootfs's own devpts at /dev/pts,
+ * its peer bound on /dev/console (created by us, never through a
+ * symlink), the master sent to R. Returns the peer. */
+static int spawn_terminal(struct spawn *s, int rootfd)
+{
+	char p[64], q[64];
+	struct statfs sf;
+	int ptmx, master, slave, con, r;
+
+	if ((ptmx = mnt_resolve(rootfd, "/dev/pts/ptmx", 1)) < 0)
+		return err_sys("process.terminal: /dev/pts/ptmx (a devpts mount at /dev/pts is needed)");
+	if (fstatfs(ptmx, &sf) < 0 || sf.f_type != 0x1cd1 /* DEVPTS_SUPER_MAGIC */) {
+		close(ptmx);
+		return err_set("process.terminal: /dev/pts is not a devpts mount");
+	}
+	r = tty_open(ptmx, &master, &slave);
+	close(ptmx);
+	if (r < 0)
+		return -1;
+	if ((con = mnt_mkpath(rootfd, "/dev/console", 1, 1)) < 0 ||
+	    mount(fd_path(slave, p, sizeof p), fd_path(con, q, sizeof q), NULL, MS_BIND, NULL) < 0) {
+		err_sys("process.terminal: bind the terminal on /dev/console");
+		goto fail;
+	}
+	close(con);
+	if (msg_send_fd(s->sync, MSG_TTY, 0, NULL, master) < 0) {
+		err_sys("send the terminal");
+		goto fail;
+	}
+	close(master);
+	return slave;
+fail:
+	if (con >= 0)
+		close(con);
+	close(master);
+	close(slave);
+	return -1;
+}
+
+/* A session keyring of the container's own, as runc makes: otherwise it
+ * would share the host's. */
+static void spawn_keyring(const struct spawn *s)
+{
+	char name[300];
+
+	if (s->no_keyring)
+		return;
+	snprintf(name, sizeof name, "_ses.%s", s->id);
+	if (syscall(SYS_keyctl, 1 /* KEYCTL_JOIN_SESSION_KEYRING */, name) < 0)
+		dbg("no session keyring of its own: %s", strerror(errno));
+}
+
+/* Closes every descriptor from 3 + preserve_fds up but the sync socket
+ * and (listen, when given) start.sock, which are moved up there first. */
+static int spawn_close_fds(struct spawn *s, int *listen)
+{
+	int first = 3 + (s->preserve_fds > 0 ? s->preserve_fds : 0), keep[2], n = 0, fd;
+
+	if (s->sync < first) {
+		if ((fd = fcntl(s->sync, F_DUPFD_CLOEXEC, first)) < 0)
+			return err_sys("dup");
+		s->sync = fd;
+	}
+	if (listen && *listen >= 0 && *listen < first) {
+		if ((fd = fcntl(*listen, F_DUPFD_CLOEXEC, first)) < 0)
+			return err_sys("dup");
+		*listen = fd;
+	}
+	keep[n++] = s->sync;
+	if (listen && *listen >= 0)
+		keep[n++] = *listen;
+	if (n == 2 && keep[0] > keep[1]) {
+		fd = keep[0];
+		keep[0] = keep[1];
+		keep[1] = fd;
+	}
+	return proc_close_from(first, keep, n);
+}
+
+/* I: PID 1 of the new namespaces. Builds the rootfs, waits for the go,
  * then becomes the user's program (or, with --init, its reaper). */
 static void spawn_init(struct spawn *s)
 {
 	const struct sb_config *c = s->c;
 	struct mnt_ctx x = { c, &s->cg, -1, 0, 0 };
-	int keep = 3 + (s->o->preserve_fds > 0 ? s->o->preserve_fds : 0);
-	pid_t child;
+	int kind, slave = -1, conn;
+	struct msg m;
+	char path[PATH_MAX];
 
-	/* nothing of the host's passes but stdio, the preserved fds and the
-	 * sync socket (close-on-exec); mark now, so no path lookup below can
-	 * meet a leaked directory (CVE-2024-21626) */
-	if (s->sync < keep) {
-		int fd = fcntl(s->sync, F_DUPFD_CLOEXEC, keep);
-
-		if (fd < 0)
-			spawn_die(s->sync, 125);
-		s->sync = fd;
-	}
-	if (proc_close_from(keep, s->sync) < 0)
+	/* nothing of the host's passes but stdio, the preserved fds and
+	 * these sockets (close-on-exec): closed now, so no path lookup below
+	 * can meet a leaked directory (CVE-2024-21626) */
+	if (spawn_close_fds(s, &s->listen) < 0)
 		spawn_die(s->sync, 125);
+	/* no ptrace or /proc/1/mem for the container's processes into this
+	 * one, which runs sandbox with root's powers until it execs */
+	prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
 	/* born in its cgroups: the cgroup namespace is rooted there */
 	if (c->ns[SB_NS_CGROUP].enabled && !c->ns[SB_NS_CGROUP].path &&
 	    unshare(CLONE_NEWCGROUP) < 0) {
@@ -4446,35 +5138,58 @@ static void spawn_init(struct spawn *s)
 		err_sys("domainname %s", c->domainname);
 		spawn_die(s->sync, 125);
 	}
-	if (mnt_setup(&x) < 0)
+	spawn_keyring(s);
+	if ((x.rootfd = mnt_build(&x)) < 0)
 		spawn_die(s->sync, 125);
-	if (msg_send(s->sync, MSG_READY, 0, NULL) < 0 || spawn_wait_msg(s->sync, MSG_GO) < 0)
-		_exit(125);
-	if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0) {
-		err_sys("set not dumpable");
-		spawn_die(s->sync, 125);
+	if (s->proc->terminal) {
+		if ((slave = spawn_terminal(s, x.rootfd)) < 0)
+			spawn_die(s->sync, 125);
+		/* the terminal is the container's stdio from now: the runtime's
+		 * own (an engine's pipes, read to EOF) must not be held open
+		 * by a created container */
+		if (dup2(slave, 0) < 0 || dup2(slave, 1) < 0 || dup2(slave, 2) < 0) {
+			err_sys("terminal as stdio");
+			spawn_die(s->sync, 125);
+		}
 	}
-	if (proc_confine(c, s->cap_last) < 0)
-		spawn_die(s->sync, 125);
-	if (!s->o->init)
-		spawn_exec(s);
-	if ((child = fork()) < 0) {
-		err_sys("fork");
-		spawn_die(s->sync, 125);
+	/* the runtime's hooks, then createContainer here, before pivot_root */
+	for (kind = 0; kind < SB_HOOK_START_CONTAINER; kind++) {
+		if (!c->nhooks[kind])
+			continue;
+		if (msg_send(s->sync, MSG_ENV, 0, NULL) < 0 ||
+		    spawn_wait_msg(s->sync, MSG_HOOKED, &m) < 0)
+			_exit(125);
+		s->host_pid = atoi(m.text);
+		if (spawn_hooks_inside(s, SB_HOOK_CREATE_CONTAINER, "creating") < 0)
+			spawn_die(s->sync, 125);
+		break;
 	}
-	if (child == 0)
-		spawn_exec(s);
-	close(s->sync);
-	_exit(spawn_forward(child));
-}
-
-/* In C: asks R for something and waits for its yes. */
-static int spawn_ask(struct spawn *s, char type, int code)
-{
-	if (msg_send(s->sync, type, code, NULL) < 0 ||
-	    spawn_wait_msg(s->sync, (char)(type | 0x20)) < 0)
+	if (mnt_finish(c, x.rootfd, s->no_pivot) < 0)
+		spawn_die(s->sync, 125);
+	/* a program that is not there fails create, not start */
+	umask(s->proc->umask == SB_UNSET ? SB_DEFAULT_UMASK : (mode_t)s->proc->umask);
+	if (proc_find(s->proc->args[0], s->proc->env, path, sizeof path) < 0) {
+		err_set("exec \"%s\": %s", s->proc->args[0], errno == ENOENT ?
+		    "executable file not found in $PATH" : strerror(errno));
+		spawn_die(s->sync, errno == ENOENT ? 127 : 126);
+	}
+	if (msg_send(s->sync, MSG_READY, 0, NULL) < 0 || msg_recv(s->sync, &m, NULL) <= 0)
 		_exit(125);
-	return 0;
+	s->host_pid = atoi(m.text);
+	if (m.type == MSG_WAIT) {
+		/* created: `start` connects; its connection is our sync now */
+		close(s->sync);
+		while ((conn = accept4(s->listen, NULL, NULL, SOCK_CLOEXEC)) < 0)
+			if (errno != EINTR)
+				_exit(125);
+		close(s->listen);
+		s->sync = conn;
+	} else if (m.type != MSG_GO) {
+		_exit(125);
+	}
+	if (spawn_hooks_inside(s, SB_HOOK_START_CONTAINER, "created") < 0)
+		spawn_die(s->sync, 125);
+	spawn_become(s, slave);
 }
 
 struct sb_clone_args {
@@ -4482,13 +5197,13 @@ struct sb_clone_args {
 	    stack_size, tls, set_tid, set_tid_size, cgroup;
 };
 
-/* Forks I straight into the container's v2 cgroup (clone3 with
+/* Forks I (or E) straight into the container's v2 cgroup (clone3 with
  * CLONE_INTO_CGROUP, Linux 5.7): moving a process between cgroups instead
  * takes a lock that waits for an RCU grace period, some 10 ms. The child
  * continues like fork(2)'s, though without musl's bookkeeping for threads,
- * which I never starts. Where clone3 cannot (before 5.7, qemu-user, from
+ * which it never starts. Where clone3 cannot (before 5.7, qemu-user, from
  * a user namespace), R moves C into the group first, and C forks. */
-static pid_t spawn_fork_init(struct spawn *s)
+static pid_t spawn_fork_into_cgroup(struct spawn *s, int userns)
 {
 #ifdef SYS_clone3
 	struct sb_clone_args a;
@@ -4498,7 +5213,7 @@ static pid_t spawn_fork_init(struct spawn *s)
 	 * kernel refuses it only after it has given out PID 1 of the new PID
 	 * namespace, and a PID namespace whose first process failed takes no
 	 * other (ENOMEM). The errors that fall back come before that. */
-	if (s->v2dir >= 0 && !s->c->ns[SB_NS_USER].enabled) {
+	if (s->v2dir >= 0 && !userns) {
 		memset(&a, 0, sizeof a);
 		a.flags = 0x200000000ull; /* CLONE_INTO_CGROUP */
 		a.exit_signal = SIGCHLD;
@@ -4551,7 +5266,9 @@ static void spawn_helper(struct spawn *s)
 		err_sys("new namespaces");
 		spawn_die(s->sync, 125);
 	}
-	if ((s->nprocs && spawn_ask(s, MSG_JOIN, 0) < 0) || (init = spawn_fork_init(s)) < 0) {
+	if (s->nprocs)
+		spawn_ask(s, MSG_JOIN, 0);
+	if ((init = spawn_fork_into_cgroup(s, c->ns[SB_NS_USER].enabled)) < 0) {
 		err_sys("fork");
 		spawn_die(s->sync, 125);
 	}
@@ -4562,23 +5279,62 @@ static void spawn_helper(struct spawn *s)
 	_exit(0);
 }
 
-/* Moves pid into the container's v1 groups, or (v2 set) its v2 group. */
-static int spawn_join(struct spawn *s, pid_t pid, int v2)
+/* E: in the container's namespaces and root, the exec'd program. */
+static void spawn_exec_process(struct spawn *s)
 {
-	char v[24];
-	int i, rc = 0;
+	int slave = -1;
+	struct msg m;
 
-	snprintf(v, sizeof v, "%d", (int)pid);
-	if (v2)
-		return write(s->v2procs, v, strlen(v)) < 0 ?
-		    err_sys("move the container into its cgroup") : 0;
-	for (i = 0; i < s->nprocs; i++) {
-		if (rc == 0 && write(s->procs[i], v, strlen(v)) < 0)
-			rc = err_sys("move the container into its cgroup");
-		close(s->procs[i]);
+	if (spawn_close_fds(s, NULL) < 0)
+		spawn_die(s->sync, 125);
+	s->cap_last = spawn_cap_last();
+	if (s->proc->terminal) {
+		int master;
+
+		if (tty_open(-1, &master, &slave) < 0)
+			spawn_die(s->sync, 125);
+		if (msg_send_fd(s->sync, MSG_TTY, 0, NULL, master) < 0) {
+			err_sys("send the terminal");
+			spawn_die(s->sync, 125);
+		}
+		close(master);
 	}
-	s->nprocs = 0;
-	return rc;
+	if (msg_send(s->sync, MSG_READY, 0, NULL) < 0 || spawn_wait_msg(s->sync, MSG_GO, &m) < 0)
+		_exit(125);
+	spawn_become(s, slave);
+}
+
+/* C of an exec: joins the container's namespaces and root, forks E. */
+static void spawn_exec_helper(struct spawn *s)
+{
+	char pid[24];
+	pid_t e;
+	int rc;
+
+	prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
+	if (s->target >= 0)
+		rc = setns(s->target, s->nsflags) < 0 ? err_sys("join the container's namespaces") : 0;
+	else
+		rc = ns_join(s->nsfd);
+	/* the mount namespace's root is the container's after pivot_root, not
+	 * after the initramfs fallback: take its root from its PID 1 */
+	if (rc < 0 || fchdir(s->rootfd) < 0 || chroot(".") < 0 || chdir("/") < 0) {
+		if (rc == 0)
+			err_sys("enter the container's root");
+		spawn_die(s->sync, 125);
+	}
+	close(s->rootfd);
+	if (s->nprocs)
+		spawn_ask(s, MSG_JOIN, 0);
+	if ((e = spawn_fork_into_cgroup(s, s->nsflags & CLONE_NEWUSER)) < 0) {
+		err_sys("fork");
+		spawn_die(s->sync, 125);
+	}
+	if (e == 0)
+		spawn_exec_process(s);
+	snprintf(pid, sizeof pid, "%d", (int)e);
+	msg_send(s->sync, MSG_PID, 0, pid);
+	_exit(0);
 }
 
 static int spawn_write_maps(pid_t pid, const struct sb_config *c)
@@ -4606,17 +5362,55 @@ static int spawn_write_maps(pid_t pid, const struct sb_config *c)
 	return 0;
 }
 
-/* R's side of the start: serves C and I until I is ready and C has told
- * I's pid; the two messages come from two processes, in either order. */
+/* Moves pid into the container's v1 groups, or (v2 set) its v2 group. */
+static int spawn_join(struct spawn *s, pid_t pid, int v2)
+{
+	char v[24];
+	int i, rc = 0;
+
+	snprintf(v, sizeof v, "%d", (int)pid);
+	if (v2)
+		return write(s->v2procs, v, strlen(v)) < 0 ?
+		    err_sys("move the container into its cgroup") : 0;
+	for (i = 0; i < s->nprocs; i++) {
+		if (rc == 0 && write(s->procs[i], v, strlen(v)) < 0)
+			rc = err_sys("move the container into its cgroup");
+		close(s->procs[i]);
+	}
+	s->nprocs = 0;
+	return rc;
+}
+
+/* The runtime's hooks of create, with the state as it is then. */
+static int spawn_runtime_hooks(struct spawn *s)
+{
+	char *state, pid[24];
+	int rc;
+
+	s->host_pid = s->pid;
+	if (!(state = spawn_hook_state(s, "creating")))
+		return err_set("out of memory");
+	rc = hooks_run(s->c, SB_HOOK_PRESTART, state);
+	if (rc == 0)
+		rc = hooks_run(s->c, SB_HOOK_CREATE_RUNTIME, state);
+	free(state);
+	snprintf(pid, sizeof pid, "%d", (int)s->pid);
+	if (rc == 0 && msg_send(s->sync, MSG_HOOKED, 0, pid) < 0)
+		rc = err_sys("write to container");
+	return rc;
+}
+
+/* R: serves C and I (or E) until the program is ready to exec and C has
+ * told its pid; the two come from two processes, in either order. */
 static int spawn_until_ready(struct spawn *s)
 {
 	struct msg m;
 	long long pid;
 	ssize_t n;
-	int ready = 0;
+	int ready = 0, env = 0, fd;
 
-	while (!ready || s->init <= 0) {
-		if ((n = msg_recv(s->sync, &m)) < 0)
+	while (!ready || s->pid <= 0) {
+		if ((n = msg_recv(s->sync, &m, &fd)) < 0)
 			return err_sys("read from container");
 		if (n == 0)
 			return err_set("container setup ended without a word");
@@ -4639,7 +5433,15 @@ static int spawn_until_ready(struct spawn *s)
 		case MSG_PID:
 			if (parse_ll(m.text, 1, INT_MAX, &pid) < 0)
 				return err_set("container sent a bad pid");
-			s->init = (pid_t)pid;
+			s->pid = (pid_t)pid;
+			break;
+		case MSG_TTY:
+			if (fd < 0)
+				return err_set("container sent no terminal");
+			s->master = fd;
+			break;
+		case MSG_ENV:
+			env = 1;
 			break;
 		case MSG_READY:
 			ready = 1;
@@ -4647,22 +5449,26 @@ static int spawn_until_ready(struct spawn *s)
 		default:
 			return err_set("container sent an unknown message");
 		}
+		if (env && s->pid > 0) {
+			env = 0;
+			if (spawn_runtime_hooks(s) < 0)
+				return -1;
+		}
 	}
 	return 0;
 }
 
-/* After GO: EOF means the program was executed. */
-static int spawn_until_exec(struct spawn *s)
+/* After the go (sent by the caller): EOF means the program was executed. */
+static int spawn_until_exec(int sync, int *hint)
 {
 	struct msg m;
 	ssize_t n;
 
-	if (msg_send(s->sync, MSG_GO, 0, NULL) < 0)
-		return err_sys("write to container");
-	if ((n = msg_recv(s->sync, &m)) < 0)
+	if ((n = msg_recv(sync, &m, NULL)) < 0)
 		return err_sys("read from container");
 	if (n > 0 && m.type == MSG_ERR) {
-		s->exit_hint = (unsigned char)m.code;
+		if (hint)
+			*hint = (unsigned char)m.code;
 		return err_set("%s", m.text);
 	}
 	return 0;
@@ -4671,40 +5477,14 @@ static int spawn_until_exec(struct spawn *s)
 /* Kills and reaps what a failed start left. */
 static void spawn_abort(struct spawn *s)
 {
-	if (s->init > 0)
-		kill(s->init, SIGKILL);
+	if (s->pid > 0)
+		kill(s->pid, SIGKILL);
 	if (s->helper > 0)
 		kill(s->helper, SIGKILL);
 	if (s->helper > 0)
 		waitpid(s->helper, NULL, 0);
-	if (s->init > 0)
-		waitpid(s->init, NULL, 0);
-}
-
-static int valid_id(const char *id)
-{
-	const char *p;
-
-	if (!id || !*id || !strcmp(id, ".") || !strcmp(id, "..") || strlen(id) > 255)
-		return 0;
-	for (p = id; *p; p++)
-		if (!isalnum((unsigned char)*p) && !strchr("_+-.", *p))
-			return 0;
-	return 1;
-}
-
-static int spawn_check(const struct sb_config *c, const char *id)
-{
-	size_t k;
-
-	if (!valid_id(id))
-		return err_set("container id \"%s\": use letters, digits and _+-. only", id ? id : "");
-	if (!c->ns[SB_NS_MNT].enabled)
-		return err_set("linux.namespaces: a mount namespace is required");
-	for (k = 0; k < SB_HOOK_KINDS; k++)
-		if (c->nhooks[k])
-			return err_set("hooks: not supported by this version of sandbox yet");
-	return 0;
+	if (s->pid > 0)
+		waitpid(s->pid, NULL, 0);
 }
 
 static void spawn_close_cgroup_fds(struct spawn *s)
@@ -4719,30 +5499,66 @@ static void spawn_close_cgroup_fds(struct spawn *s)
 	s->v2procs = s->v2dir = -1;
 }
 
-static int spawn_cgroups(struct spawn *s)
+static int spawn_open_v2(struct spawn *s, const char *dir)
+{
+	char path[PATH_MAX + 16];
+
+	if (pathf(path, sizeof path, "%s/cgroup.procs", dir) < 0)
+		return -1;
+	if ((s->v2procs = open(path, O_WRONLY | O_CLOEXEC)) < 0)
+		return err_sys("open %s", path);
+	if ((s->v2dir = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0)
+		return err_sys("open %s", dir);
+	return 0;
+}
+
+/* --systemd-cgroup names cgroups "slice:prefix:name". sandbox does not
+ * talk to systemd: with systemd running it refuses (systemd would not
+ * know the group); without, it makes the path systemd would have made. */
+static int cg_systemd_path(const char *spec, const char *id, char *out, size_t n)
+{
+	char slice[256], prefix[128], name[256], *c1, *c2, *p;
+	struct buf b = {0};
+
+	if (access("/run/systemd/system", F_OK) == 0)
+		return err_set("--systemd-cgroup: sandbox does not talk to systemd; use cgroupfs paths");
+	if (!(c1 = strchr(spec, ':')) || !(c2 = strchr(c1 + 1, ':')))
+		return err_set("linux.cgroupsPath: \"%s\" is not slice:prefix:name", spec);
+	snprintf(slice, sizeof slice, "%.*s", (int)(c1 - spec), spec);
+	snprintf(prefix, sizeof prefix, "%.*s", (int)(c2 - c1 - 1), c1 + 1);
+	snprintf(name, sizeof name, "%s", *(c2 + 1) ? c2 + 1 : id);
+	if (!*slice)
+		strcpy(slice, "system.slice");
+	/* "a-b-c.slice" lives in a.slice/a-b.slice/a-b-c.slice */
+	for (p = slice; (p = strchr(p, '-')); p++)
+		buf_printf(&b, "/%.*s.slice", (int)(p - slice), slice);
+	buf_printf(&b, "/%s/%s%s%s.scope", slice, prefix, *prefix ? "-" : "", name);
+	if (b.oom || pathf(out, n, "%s", b.p) < 0)
+		return buf_free(&b), -1;
+	buf_free(&b);
+	return 0;
+}
+
+static int spawn_cgroups(struct spawn *s, int systemd, char *rel, size_t n)
 {
 	const struct sb_config *c = s->c;
-	char rel[PATH_MAX];
 
-	if (c->cgroups_path)
-		snprintf(rel, sizeof rel, "%s", c->cgroups_path);
-	else
-		snprintf(rel, sizeof rel, "%s/%s", SB_CGROUP_PARENT, s->o->id);
+	if (systemd) {
+		if (cg_systemd_path(c->cgroups_path ? c->cgroups_path : "::", s->id, rel, n) < 0)
+			return -1;
+	} else if (c->cgroups_path) {
+		if (pathf(rel, n, "%s", c->cgroups_path) < 0)
+			return -1;
+	} else if (pathf(rel, n, "%s/%s", SB_CGROUP_PARENT, s->id) < 0) {
+		return -1;
+	}
 	if (cg_create(&s->cg, rel) < 0)
 		return -1;
 	if (cg_apply(&s->cg, c) < 0 ||
 	    (s->nprocs = cg_open_procs(&s->cg, 0, s->procs, (int)LEN(s->procs))) < 0)
 		goto fail;
-	if (s->cg.v2 >= 0) {
-		const char *dir = s->cg.h[s->cg.v2].dir;
-
-		if (cg_open_procs(&s->cg, 1, &s->v2procs, 1) < 0)
-			goto fail;
-		if ((s->v2dir = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0) {
-			err_sys("open %s", dir);
-			goto fail;
-		}
-	}
+	if (s->cg.v2 >= 0 && spawn_open_v2(s, s->cg.h[s->cg.v2].dir) < 0)
+		goto fail;
 	return 0;
 fail:
 	spawn_close_cgroup_fds(s);
@@ -4756,114 +5572,551 @@ static void spawn_report_oom(const struct spawn *s)
 
 	if (n > 0)
 		fprintf(stderr, "sandbox: %s: the kernel's OOM killer ended %lld process%s: memory limit %lld bytes\n",
-		    s->o->id, n, n == 1 ? "" : "es", (long long)s->c->res.mem_limit);
+		    s->id, n, n == 1 ? "" : "es", (long long)s->c->res.mem_limit);
+}
+
+/* A unix socket at <dir>/name; bound or connected through the
+ * directory, since sun_path holds 108 bytes and ids up to 255. */
+static int unix_at(const char *dir, const char *name, int bind_it)
+{
+	struct sockaddr_un sa;
+	int fd, cwd, rc;
+
+	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) < 0)
+		return err_sys("socket");
+	memset(&sa, 0, sizeof sa);
+	sa.sun_family = AF_UNIX;
+	strcpy(sa.sun_path, name);
+	if ((cwd = open(".", O_PATH | O_DIRECTORY | O_CLOEXEC)) < 0 || chdir(dir) < 0) {
+		err_sys("%s", dir);
+		goto fail;
+	}
+	rc = bind_it ? bind(fd, (struct sockaddr *)&sa, sizeof sa) :
+	    connect(fd, (struct sockaddr *)&sa, sizeof sa);
+	if (rc < 0)
+		err_sys("%s %s/%s", bind_it ? "bind" : "connect to", dir, name);
+	if (fchdir(cwd) < 0 && rc == 0)
+		rc = err_sys("chdir back");
+	close(cwd);
+	if (rc == 0 && (!bind_it || listen(fd, 1) == 0))
+		return fd;
+	if (rc == 0)
+		err_sys("listen");
+fail:
+	if (cwd >= 0)
+		close(cwd);
+	close(fd);
+	return -1;
+}
+
+static int write_pid_file(const char *path, pid_t pid)
+{
+	char v[24];
+
+	if (!path)
+		return 0;
+	snprintf(v, sizeof v, "%d", (int)pid);
+	return install_file(path, v, strlen(v), 0644) < 0 ? err_ctx("--pid-file") : 0;
+}
+
+/* The terminal's master, once R has it: to the console socket, or kept
+ * for relaying in the foreground. */
+static int spawn_place_terminal(struct spawn *s)
+{
+	int rc;
+
+	if (s->master < 0)
+		return 0;
+	if (s->console) {
+		rc = tty_to_console_socket(s->console, s->master);
+		close(s->master);
+		s->master = -1;
+		return rc;
+	}
+	if (s->detach || s->mode == SPAWN_CREATE) {
+		close(s->master);
+		s->master = -1;
+		return err_set("process.terminal: --console-socket is needed when not in the foreground");
+	}
+	return 0;
+}
+
+static void spawn_init_struct(struct spawn *s)
+{
+	int k;
+
+	memset(s, 0, sizeof *s);
+	s->v2procs = s->v2dir = s->listen = s->target = s->rootfd = s->master = -1;
+	s->sync = -1;
+	for (k = 0; k < SB_NS_COUNT; k++)
+		s->nsfd[k] = -1;
+	s->cg.v2 = -1;
+	s->exit_hint = 125;
+}
+
+/* R: forks C (which runs child) and serves the stages until the program
+ * is ready. */
+static int spawn_fork(struct spawn *s, void (*child)(struct spawn *))
+{
+	int sv[2];
+
+	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0)
+		return err_sys("socketpair");
+	if ((s->helper = fork()) < 0) {
+		close(sv[0]);
+		close(sv[1]);
+		return err_sys("fork");
+	}
+	if (s->helper == 0) {
+		close(sv[0]);
+		s->sync = sv[1];
+		child(s);
+	}
+	close(sv[1]);
+	s->sync = sv[0];
+	if (spawn_until_ready(s) < 0 || spawn_place_terminal(s) < 0) {
+		spawn_close_cgroup_fds(s);
+		spawn_abort(s);
+		close(s->sync);
+		s->sync = -1;
+		return -1;
+	}
+	spawn_close_cgroup_fds(s);
+	/* C has exited or is about to: reap it, I stays ours (subreaper) */
+	waitpid(s->helper, NULL, 0);
+	s->helper = 0;
+	return 0;
+}
+
+/* The state of a container just made, its strings in st's own arena
+ * (the spawn's go away with it). */
+static int state_from_spawn(struct state *st, const struct spawn *s, const char *rel)
+{
+	char created[48], letter;
+	int i;
+
+	memset(st, 0, sizeof *st);
+	snprintf(st->dir, sizeof st->dir, "%s", s->dir);
+	rfc3339_now(created, sizeof created);
+	proc_stat(s->pid, &letter, &st->start_time);
+	st->pid = s->pid;
+	st->annotations = s->c->annotations;
+	st->nannotations = s->c->nannotations;
+	if (!(st->id = arena_strdup(&st->a, s->id)) ||
+	    !(st->bundle = arena_strdup(&st->a, s->c->bundle)) ||
+	    !(st->rootfs = arena_strdup(&st->a, s->c->root)) ||
+	    !(st->created = arena_strdup(&st->a, created)) ||
+	    !(st->cgpath = arena_strdup(&st->a, rel)) ||
+	    !(st->v1 = arena_alloc(&st->a, (size_t)(s->cg.nh + 1) * sizeof *st->v1)))
+		return -1;
+	for (i = 0; i < s->cg.nh; i++) {
+		const char *dir = s->cg.h[i].dir, *copy;
+
+		if (!dir)
+			continue;
+		if (!(copy = arena_strdup(&st->a, dir)))
+			return -1;
+		if (s->cg.h[i].v2)
+			st->v2 = copy;
+		else
+			st->v1[st->nv1++] = copy;
+		if (s->cg.where[CG_FREEZER] == i)
+			st->freezer = copy;
+	}
+	return 0;
+}
+
+/* The part of `run` and `create` up to a container waiting to exec: the
+ * state directory claimed, cgroups, namespaces, rootfs, hooks, state.json
+ * written. Returns the locked state directory's descriptor. */
+static int spawn_create(struct spawn *s, const char *root, int systemd, const char *config_text,
+    size_t config_len, struct state *st)
+{
+	char rel[PATH_MAX], path[PATH_MAX + 16];
+	int lock;
+
+	if (!valid_id(s->id))
+		return err_set("container id \"%s\": use letters, digits and _+-. only", s->id);
+	if (!s->c->ns[SB_NS_MNT].enabled)
+		return err_set("linux.namespaces: a mount namespace is required");
+	if (cg_discover(&s->cg) < 0 || cg_plan(&s->cg, s->c) < 0)
+		return -1;
+	if ((lock = state_create(root, s->id, s->dir, sizeof s->dir)) < 0)
+		return -1;
+	if (prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) < 0) {
+		err_sys("become a subreaper");
+		goto fail_state;
+	}
+	if (spawn_cgroups(s, systemd, rel, sizeof rel) < 0)
+		goto fail_state;
+	if (s->mode == SPAWN_CREATE && (s->listen = unix_at(s->dir, "start.sock", 1)) < 0)
+		goto fail_cg;
+	if (spawn_fork(s, spawn_helper) < 0)
+		goto fail_cg;
+	if (s->listen >= 0) {
+		close(s->listen);
+		s->listen = -1;
+	}
+	if (state_from_spawn(st, s, rel) < 0)
+		goto fail_run;
+	if (config_text && (pathf(path, sizeof path, "%s/config.json", s->dir) < 0 ||
+	    install_file(path, config_text, config_len, 0600) < 0))
+		goto fail_run;
+	if (state_save(st) < 0 || write_pid_file(s->pid_file, s->pid) < 0)
+		goto fail_run;
+	return lock;
+fail_run:
+	state_free(st);
+	spawn_abort(s);
+	if (s->sync >= 0)
+		close(s->sync);
+	s->sync = -1;
+fail_cg:
+	if (s->listen >= 0)
+		close(s->listen);
+	s->listen = -1;
+	cg_destroy(&s->cg);
+fail_state:
+	state_remove(s->dir);
+	close(lock);
+	return -1;
+}
+
+/* ======================================================= lifecycle === */
+
+/* The embeddable run: create, start, wait, delete. */
+static int run_container(struct spawn *s, const char *root, int systemd,
+    const char *text, size_t len)
+{
+	struct state st;
+	char pid[24], *state;
+	int lock, status;
+
+	if ((lock = spawn_create(s, root, systemd, text, len, &st)) < 0)
+		return -1;
+	snprintf(pid, sizeof pid, "%d", (int)s->pid);
+	if (msg_send(s->sync, MSG_GO, 0, pid) < 0 ||
+	    spawn_until_exec(s->sync, &s->exit_hint) < 0) {
+		if (errno == EPIPE || !*err_buf)
+			err_sys("start the container");
+		spawn_abort(s);
+		goto fail;
+	}
+	close(s->sync);
+	s->sync = -1;
+	st.started = 1;
+	if (state_save(&st) < 0)
+		fprintf(stderr, "sandbox: warning: %s: %s\n", s->id, sb_error());
+	close(lock);
+	if ((state = spawn_hook_state(s, "running"))) {
+		s->host_pid = s->pid;
+		hooks_run_warn(s->c, SB_HOOK_POSTSTART, state);
+		free(state);
+	}
+	if (s->detach) {
+		state_free(&st);
+		cg_free(&s->cg);
+		return 0;
+	}
+	dbg("container %s: pid %d", s->id, (int)s->pid);
+	status = spawn_wait(s->pid, s->master);
+	spawn_report_oom(s);
+	if ((lock = state_lock(s->dir)) >= 0)
+		close(lock);
+	if (cg_destroy(&s->cg) < 0)
+		fprintf(stderr, "sandbox: %s: %s\n", s->id, sb_error());
+	if ((state = spawn_hook_state(s, "stopped"))) {
+		hooks_run_warn(s->c, SB_HOOK_POSTSTOP, state);
+		free(state);
+	}
+	state_remove(s->dir);
+	state_free(&st);
+	cg_free(&s->cg);
+	return status;
+fail:
+	if (s->sync >= 0)
+		close(s->sync);
+	cg_destroy(&s->cg);
+	cg_free(&s->cg);
+	state_remove(s->dir);
+	state_free(&st);
+	close(lock);
+	return -1;
 }
 
 int sb_run(const struct sb_config *c, const struct sb_run_opts *o)
 {
-	struct state st;
 	struct spawn s;
 	sigset_t all, old;
-	int sv[2], status = -1;
+	int status;
 
-	memset(&s, 0, sizeof s);
-	memset(&st, 0, sizeof st);
-	s.v2procs = s.v2dir = -1;
+	spawn_init_struct(&s);
 	s.c = c;
-	s.o = o;
-	s.exit_hint = 125;
+	s.proc = &c->process;
+	s.id = o->id;
+	s.mode = SPAWN_RUN;
+	s.init = o->init;
+	s.preserve_fds = o->preserve_fds;
 	sb_debug = o->debug;
-	if (spawn_check(c, o->id) < 0 || cg_discover(&s.cg) < 0 || cg_plan(&s.cg, c) < 0 ||
-	    state_create(o->state_root, o->id) < 0) {
-		cg_free(&s.cg);
-		return -1;
-	}
 	sigfillset(&all);
 	sigprocmask(SIG_BLOCK, &all, &old);
-	/* I becomes our child when C exits, so we can wait for it */
-	if (prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) < 0) {
-		err_sys("become a subreaper");
-		goto out;
-	}
-	if (spawn_cgroups(&s) < 0)
-		goto out;
-	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0) {
-		err_sys("socketpair");
-		goto out_cg;
-	}
-	if ((s.helper = fork()) < 0) {
-		err_sys("fork");
-		close(sv[0]);
-		close(sv[1]);
-		goto out_cg;
-	}
-	if (s.helper == 0) {
-		close(sv[0]);
-		s.sync = sv[1];
-		spawn_helper(&s);
-	}
-	close(sv[1]);
-	s.sync = sv[0];
-	if (spawn_until_ready(&s) < 0 || spawn_until_exec(&s) < 0) {
-		spawn_close_cgroup_fds(&s);
-		spawn_abort(&s);
-		close(s.sync);
-		goto out_cg;
-	}
-	close(s.sync);
-	spawn_close_cgroup_fds(&s);
-	dbg("container %s: pid %d", o->id, (int)s.init);
-	st.id = o->id;
-	st.bundle = c->bundle;
-	st.root_path = c->root;
-	st.pid = s.init;
-	st.start_time = proc_start_time(s.init);
-	st.started = 1;
-	st.c = c;
-	st.cg = &s.cg;
-	rfc3339_now(st.created, sizeof st.created);
-	if (state_write(o->state_root, &st) < 0)
-		fprintf(stderr, "sandbox: %s: %s\n", o->id, sb_error());
-	status = spawn_forward(s.init);
-	spawn_report_oom(&s);
-out_cg:
-	if (cg_destroy(&s.cg) < 0 && status >= 0)
-		fprintf(stderr, "sandbox: %s: %s\n", o->id, sb_error());
-out:
-	state_remove(o->state_root, o->id);
-	cg_free(&s.cg);
-	sigprocmask(SIG_SETMASK, &old, NULL);
+	status = run_container(&s, o->state_root, 0, NULL, 0);
 	if (status < 0)
 		sb_exit_hint = s.exit_hint;
+	sigprocmask(SIG_SETMASK, &old, NULL);
 	return status;
 }
 
+/* A container's config as it was at create, for exec and delete. */
+static struct sb_config *state_config(const struct state *st)
+{
+	char path[PATH_MAX + 16], *text;
+	struct sb_config *c;
+	size_t len;
+
+	if (pathf(path, sizeof path, "%s/config.json", st->dir) < 0 ||
+	    !(text = read_file(path, SB_CONFIG_MAX, &len)))
+		return NULL;
+	c = sb_config_parse(text, len, st->bundle);
+	free(text);
+	if (!c)
+		err_ctx("%s", path);
+	return c;
+}
+
+/* The container's groups from its state, for removal, freezing and
+ * updates: v2's and v1's. */
+static int cg_from_state(struct cg *cg, const struct state *st)
+{
+	size_t i;
+	int k;
+
+	memset(cg, 0, sizeof *cg);
+	cg->v2 = -1;
+	for (k = 0; k < CG_NCTL; k++)
+		cg->where[k] = -1;
+	for (i = 0; i <= st->nv1 && cg->nh < (int)LEN(cg->h); i++) {
+		const char *dir = i < st->nv1 ? st->v1[i] : st->v2;
+		struct cg_hier *h = &cg->h[cg->nh];
+
+		if (!dir)
+			continue;
+		if (!(h->dir = strdup(dir)) || !(h->mnt = strdup("")) || !(h->opts = strdup("")))
+			return cg_free(cg), err_set("out of memory");
+		h->v2 = i == st->nv1;
+		if (h->v2)
+			cg->v2 = cg->nh;
+		if (st->freezer && !strcmp(st->freezer, dir))
+			cg->where[CG_FREEZER] = cg->nh;
+		cg->nh++;
+	}
+	return 0;
+}
+
+/* The processes of a container: its cgroup's, or its PID 1 alone. */
+static int state_pids(const struct state *st, pid_t **out, size_t *n)
+{
+	const char *group = st->v2 ? st->v2 : st->freezer ? st->freezer :
+	    st->nv1 ? st->v1[0] : NULL;
+	char path[PATH_MAX + 16], *text, *p, *save;
+	long long pid;
+
+	*n = 0;
+	if (!(*out = malloc(sizeof **out)))
+		return err_set("out of memory");
+	if (!group || pathf(path, sizeof path, "%s/cgroup.procs", group) < 0 ||
+	    !(text = read_file(path, 1 << 22, NULL))) {
+		if (proc_alive(st->pid, st->start_time))
+			(*out)[(*n)++] = st->pid;
+		return 0;
+	}
+	for (p = strtok_r(text, "\n", &save); p; p = strtok_r(NULL, "\n", &save)) {
+		pid_t *grown;
+
+		if (parse_ll(p, 1, INT_MAX, &pid) < 0)
+			continue;
+		if (!(grown = realloc(*out, (*n + 1) * sizeof **out)))
+			return free(text), err_set("out of memory");
+		*out = grown;
+		(*out)[(*n)++] = (pid_t)pid;
+	}
+	free(text);
+	return 0;
+}
+
+/* Signals the container's PID 1, through a pidfd when the kernel has
+ * them, after checking it is still the process that was started. */
+static int state_signal(const struct state *st, int sig)
+{
+#ifdef SYS_pidfd_open
+	int fd = (int)syscall(SYS_pidfd_open, st->pid, 0);
+
+	if (fd >= 0) {
+		int rc = 0;
+
+		if (!proc_alive(st->pid, st->start_time))
+			rc = err_set("container \"%s\" is not running", st->id);
+		else if (syscall(SYS_pidfd_send_signal, fd, sig, NULL, 0) < 0)
+			rc = err_sys("signal %d to %d", sig, (int)st->pid);
+		close(fd);
+		return rc;
+	}
+#endif
+	if (!proc_alive(st->pid, st->start_time))
+		return err_set("container \"%s\" is not running", st->id);
+	return kill(st->pid, sig) < 0 ? err_sys("signal %d to %d", sig, (int)st->pid) : 0;
+}
+
+static int state_signal_all(const struct state *st, int sig)
+{
+	pid_t *pids;
+	size_t n, i;
+
+	if (state_pids(st, &pids, &n) < 0)
+		return -1;
+	for (i = 0; i < n; i++)
+		kill(pids[i], sig);
+	free(pids);
+	return 0;
+}
+
+/* Waits (a while) for PID 1 to be gone after a kill. */
+static void state_wait_gone(const struct state *st, int ms)
+{
+	while (ms > 0 && proc_alive(st->pid, st->start_time)) {
+		sleep_ms(5);
+		ms -= 5;
+	}
+}
+
+/* Removes a stopped container: cgroups, poststop hooks, state. */
+static int state_delete(struct state *st)
+{
+	struct sb_config *c = state_config(st);
+	struct buf b = {0};
+	struct cg cg;
+	int rc = 0;
+
+	if (cg_from_state(&cg, st) == 0) {
+		rc = cg_destroy(&cg);
+		cg_free(&cg);
+	}
+	if (c) {
+		state_json(&b, st, "stopped");
+		if (!b.oom)
+			hooks_run_warn(c, SB_HOOK_POSTSTOP, b.p);
+		buf_free(&b);
+		sb_config_free(c);
+	}
+	state_remove(st->dir);
+	return rc;
+}
+
+static int freeze(const char *group, int on)
+{
+	char path[PATH_MAX + 32], *v;
+	int v2, i;
+
+	if (!group)
+		return err_set("no freezer cgroup on this host");
+	if (pathf(path, sizeof path, "%s/cgroup.freeze", group) < 0)
+		return -1;
+	v2 = access(path, F_OK) == 0;
+	if (!v2 && pathf(path, sizeof path, "%s/freezer.state", group) < 0)
+		return -1;
+	if (write_file(path, v2 ? (on ? "1" : "0") : (on ? "FROZEN" : "THAWED")) < 0)
+		return -1;
+	/* freezing completes asynchronously: wait until it has */
+	if (v2 && pathf(path, sizeof path, "%s/cgroup.events", group) < 0)
+		return -1;
+	for (i = 0; i < 2000; i++) {
+		int done;
+
+		if (!(v = read_file(path, 4096, NULL)))
+			return -1;
+		done = v2 ? strstr(v, on ? "frozen 1" : "frozen 0") != NULL :
+		    !strncmp(v, on ? "FROZEN" : "THAWED", 6);
+		free(v);
+		if (done)
+			return 0;
+		if (!v2 && on && i % 10 == 9)
+			write_file(path, "FROZEN"); /* v1 may need asking again */
+		sleep_ms(1);
+	}
+	return err_set("%s: the freezer did not finish", group);
+}
 
 /* ============================================================= cli === */
 
 /* Commands and options as runc and crun take them: options before the
  * positional arguments, "--name value", "--name=value" and the single-dash
- * "-name" that urfave/cli accepts. */
+ * "-name" that urfave/cli accepts. Runtime errors go to stderr and, with
+ * --log, to that file too (JSON lines with --log-format json), where
+ * containerd and podman read them. */
 
 struct opt {
 	const char *name;   /* long name */
 	char letter;        /* short form, or 0 */
 	const char **val;   /* takes a value; or NULL for a flag */
 	int *flag;
+	const char **list;  /* repeatable value: a NULL-terminated list */
 };
 
 static const char *prog_cmd = "sandbox";
-static const char *cli_root; /* --root */
+static const char *cli_root;    /* --root */
+static const char *cli_log;     /* --log */
+static int cli_log_json;
+static int cli_systemd;
+
+static void log_line(const char *level, const char *msg)
+{
+	char when[48];
+	struct buf b = {0};
+	int fd;
+
+	if (!cli_log)
+		return;
+	rfc3339_now(when, sizeof when);
+	if (cli_log_json) {
+		buf_puts(&b, "{\"level\":");
+		json_put_str(&b, level);
+		buf_puts(&b, ",\"msg\":");
+		json_put_str(&b, msg);
+		buf_puts(&b, ",\"time\":");
+		json_put_str(&b, when);
+		buf_puts(&b, "}\n");
+	} else {
+		buf_printf(&b, "time=\"%s\" level=%s msg=\"%s\"\n", when, level, msg);
+	}
+	if (!b.oom && (fd = open(cli_log, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644)) >= 0) {
+		write_all(fd, b.p, b.len);
+		close(fd);
+	}
+	buf_free(&b);
+}
+
+/* Prints "sandbox: CMD ID: message" and logs it; returns 1. */
+static int fail(const char *what)
+{
+	char msg[sizeof err_buf + 300];
+
+	snprintf(msg, sizeof msg, "%s%s%s: %s", prog_cmd, what ? " " : "", what ? what : "",
+	    sb_error());
+	fprintf(stderr, "sandbox: %s\n", msg);
+	log_line("error", msg);
+	return 1;
+}
 
 static int usage_error(const char *fmt, ...)
 {
+	char msg[512];
 	va_list ap;
 
-	fprintf(stderr, "sandbox: %s: ", prog_cmd);
 	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
+	vsnprintf(msg, sizeof msg, fmt, ap);
 	va_end(ap);
-	fprintf(stderr, " (see sandbox --help)\n");
+	fprintf(stderr, "sandbox: %s: %s (see sandbox --help)\n", prog_cmd, msg);
+	log_line("error", msg);
 	return -1;
 }
 
@@ -4876,12 +6129,25 @@ static const struct opt *opt_find(const struct opt *o, const char *name, size_t 
 	return NULL;
 }
 
+static int opt_add(const char **list, const char *v)
+{
+	int i;
+
+	for (i = 0; list[i]; i++)
+		;
+	if (i >= 63)
+		return usage_error("too many values");
+	list[i] = v;
+	list[i + 1] = NULL;
+	return 0;
+}
+
 /* Parses options from argv[*i] on; stops at the first other argument or
  * after "--". */
 static int opts_parse(int argc, char **argv, int *i, const struct opt *opts)
 {
 	const struct opt *o;
-	const char *a, *eq;
+	const char *a, *eq, *v;
 	size_t n;
 
 	for (; *i < argc; (*i)++) {
@@ -4897,28 +6163,47 @@ static int opts_parse(int argc, char **argv, int *i, const struct opt *opts)
 		n = eq ? (size_t)(eq - a) : strlen(a);
 		if (!(o = opt_find(opts, a, n)))
 			return usage_error("unknown option %s", argv[*i]);
-		if (!o->val) {
+		if (o->flag) {
 			if (eq && strcmp(eq + 1, "true") && strcmp(eq + 1, "false"))
 				return usage_error("option %s takes no value", argv[*i]);
 			*o->flag = !eq || !strcmp(eq + 1, "true");
 			continue;
 		}
-		if (eq) {
-			*o->val = eq + 1;
-		} else if (*i + 1 < argc) {
-			*o->val = argv[++*i];
-		} else {
+		if (eq)
+			v = eq + 1;
+		else if (*i + 1 < argc)
+			v = argv[++*i];
+		else
 			return usage_error("option %s needs a value", argv[*i]);
+		if (o->list) {
+			if (opt_add(o->list, v) < 0)
+				return -1;
+		} else {
+			*o->val = v;
 		}
 	}
 	return 0;
+}
+
+/* One positional id, nothing after it. */
+static const char *cli_id(int argc, char **argv, int i, int extra_ok)
+{
+	if (i >= argc) {
+		usage_error("missing container id");
+		return NULL;
+	}
+	if (!extra_ok && i + 1 < argc) {
+		usage_error("unexpected argument %s", argv[i + 1]);
+		return NULL;
+	}
+	return argv[i];
 }
 
 static const char default_spec[] =
 "{\n"
 "\t\"ociVersion\": \"" SB_OCI_VERSION "\",\n"
 "\t\"process\": {\n"
-"\t\t\"terminal\": false,\n"
+"\t\t\"terminal\": true,\n"
 "\t\t\"user\": { \"uid\": 0, \"gid\": 0 },\n"
 "\t\t\"args\": [ \"sh\" ],\n"
 "\t\t\"env\": [\n"
@@ -4971,9 +6256,11 @@ static const char default_spec[] =
 static int cmd_spec(int argc, char **argv, int i)
 {
 	const char *bundle = ".";
+	int rootless = 0;
 	struct opt opts[] = {
-		{ "bundle", 'b', &bundle, NULL },
-		{ NULL, 0, NULL, NULL },
+		{ "bundle", 'b', &bundle, NULL, NULL },
+		{ "rootless", 0, NULL, &rootless, NULL },
+		{ NULL, 0, NULL, NULL, NULL },
 	};
 	char path[PATH_MAX];
 	int fd;
@@ -4982,106 +6269,976 @@ static int cmd_spec(int argc, char **argv, int i)
 		return 1;
 	if (i < argc)
 		return usage_error("unexpected argument %s", argv[i]), 1;
-	snprintf(path, sizeof path, "%s/config.json", bundle);
-	if ((fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644)) < 0) {
-		fprintf(stderr, "sandbox: spec: create %s: %s%s\n", path, strerror(errno),
-		    errno == EEXIST ? " (remove it first)" : "");
-		return 1;
-	}
-	if (write_all(fd, default_spec, sizeof default_spec - 1) < 0 || close(fd) < 0) {
-		fprintf(stderr, "sandbox: spec: write %s: %s\n", path, strerror(errno));
-		return 1;
-	}
+	if (rootless)
+		return err_set("--rootless: rootless containers are not supported by sandbox"), fail(NULL);
+	if (pathf(path, sizeof path, "%s/config.json", bundle) < 0)
+		return fail(NULL);
+	if ((fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644)) < 0)
+		return err_set("create %s: %s%s", path, strerror(errno),
+		    errno == EEXIST ? " (remove it first)" : ""), fail(NULL);
+	if (write_all(fd, default_spec, sizeof default_spec - 1) < 0 || close(fd) < 0)
+		return err_sys("write %s", path), fail(NULL);
 	return 0;
 }
 
-static int cmd_run(int argc, char **argv, int i)
+/* Options of run and create, and what they turn into. */
+struct create_opts {
+	const char *bundle, *pid_file, *console, *pfds;
+	int detach, init, no_pivot, no_keyring;
+};
+
+static int cmd_create_or_run(int argc, char **argv, int i, int mode)
 {
-	const char *bundle = ".", *pfds = NULL;
-	struct sb_run_opts ro;
-	struct sb_config *c;
-	long long n = 0;
-	int init = 0, status;
+	struct create_opts co = { ".", NULL, NULL, NULL, 0, 0, 0, 0 };
 	struct opt opts[] = {
-		{ "bundle", 'b', &bundle, NULL },
-		{ "init", 0, NULL, &init },
-		{ "preserve-fds", 0, &pfds, NULL },
-		{ NULL, 0, NULL, NULL },
+		{ "bundle", 'b', &co.bundle, NULL, NULL },
+		{ "pid-file", 0, &co.pid_file, NULL, NULL },
+		{ "console-socket", 0, &co.console, NULL, NULL },
+		{ "preserve-fds", 0, &co.pfds, NULL, NULL },
+		{ "detach", 'd', NULL, &co.detach, NULL },
+		{ "init", 0, NULL, &co.init, NULL },
+		{ "no-pivot", 0, NULL, &co.no_pivot, NULL },
+		{ "no-new-keyring", 0, NULL, &co.no_keyring, NULL },
+		{ NULL, 0, NULL, NULL, NULL },
 	};
+	char dir[PATH_MAX], path[PATH_MAX + 16], *text = NULL;
+	struct sb_config *c = NULL;
+	struct spawn s;
+	struct state st;
+	sigset_t all;
+	long long n = 0;
+	const char *id;
+	size_t len;
+	int status = -1, lock, bad = mode == SPAWN_RUN ? 125 : 1;
+
+	if (opts_parse(argc, argv, &i, opts) < 0 || !(id = cli_id(argc, argv, i, 0)))
+		return bad;
+	if (co.pfds && parse_ll(co.pfds, 0, 1 << 20, &n) < 0)
+		return usage_error("--preserve-fds: \"%s\" is not a count", co.pfds), bad;
+	if (!realpath(co.bundle, dir) && err_sys("bundle %s", co.bundle))
+		return fail(id) ? bad : bad;
+	if (pathf(path, sizeof path, "%s/config.json", dir) < 0 ||
+	    !(text = read_file(path, SB_CONFIG_MAX, &len)) ||
+	    !(c = sb_config_parse(text, len, dir))) {
+		if (text)
+			err_ctx("%s", path);
+		free(text);
+		return fail(id), bad;
+	}
+	/* from here on, signals wait to be forwarded or seen in spawn_wait */
+	sigfillset(&all);
+	sigprocmask(SIG_BLOCK, &all, NULL);
+	spawn_init_struct(&s);
+	s.c = c;
+	s.proc = &c->process;
+	s.id = id;
+	s.mode = mode;
+	s.init = co.init;
+	s.preserve_fds = (int)n;
+	s.detach = co.detach;
+	s.no_pivot = co.no_pivot;
+	s.no_keyring = co.no_keyring;
+	s.console = co.console;
+	s.pid_file = co.pid_file;
+	if (mode == SPAWN_RUN) {
+		status = run_container(&s, cli_root, cli_systemd, text, len);
+		if (status < 0)
+			status = (fail(id), s.exit_hint);
+	} else if ((lock = spawn_create(&s, cli_root, cli_systemd, text, len, &st)) < 0) {
+		status = fail(id);
+	} else {
+		char pid[24];
+
+		/* I waits on start.sock from here: R's part is done */
+		snprintf(pid, sizeof pid, "%d", (int)s.pid);
+		msg_send(s.sync, MSG_WAIT, 0, pid);
+		close(s.sync);
+		state_free(&st);
+		cg_free(&s.cg);
+		close(lock);
+		status = 0;
+	}
+	sb_config_free(c);
+	free(text);
+	return status;
+}
+
+static int cmd_start(int argc, char **argv, int i)
+{
+	struct sb_config *c;
+	struct state st;
+	struct buf b = {0};
+	const char *id, *status;
+	char path[PATH_MAX + 16];
+	int lock, conn, rc;
+
+	if (!(id = cli_id(argc, argv, i, 0)))
+		return 1;
+	if (state_load(&st, cli_root, id) < 0)
+		return fail(id);
+	if ((lock = state_lock(st.dir)) < 0)
+		return state_free(&st), fail(id);
+	status = state_status(&st);
+	if (strcmp(status, "created")) {
+		err_set("container is %s, not created", status);
+		goto out;
+	}
+	if ((conn = unix_at(st.dir, "start.sock", 0)) < 0)
+		goto out;
+	rc = spawn_until_exec(conn, NULL);
+	close(conn);
+	if (pathf(path, sizeof path, "%s/start.sock", st.dir) == 0)
+		unlink(path);
+	if (rc < 0)
+		goto out;
+	st.started = 1;
+	if (state_save(&st) < 0)
+		goto out;
+	close(lock);
+	lock = -1;
+	if ((c = state_config(&st))) {
+		state_json(&b, &st, "running");
+		if (!b.oom)
+			hooks_run_warn(c, SB_HOOK_POSTSTART, b.p);
+		buf_free(&b);
+		sb_config_free(c);
+	}
+	state_free(&st);
+	return 0;
+out:
+	if (lock >= 0)
+		close(lock);
+	state_free(&st);
+	return fail(id);
+}
+
+static int cmd_state(int argc, char **argv, int i)
+{
+	struct state st;
+	struct buf b = {0};
+	const char *id;
+
+	if (!(id = cli_id(argc, argv, i, 0)))
+		return 1;
+	if (state_load(&st, cli_root, id) < 0)
+		return fail(id);
+	state_json(&b, &st, state_status(&st));
+	buf_puts(&b, "\n");
+	state_free(&st);
+	if (b.oom)
+		return err_set("out of memory"), fail(id);
+	fputs(b.p, stdout);
+	buf_free(&b);
+	return 0;
+}
+
+static int sig_from_name(const char *s)
+{
+	static const struct { const char *name; int sig; } names[] = {
+		{ "HUP", SIGHUP }, { "INT", SIGINT }, { "QUIT", SIGQUIT }, { "ILL", SIGILL },
+		{ "TRAP", SIGTRAP }, { "ABRT", SIGABRT }, { "IOT", SIGIOT }, { "BUS", SIGBUS },
+		{ "FPE", SIGFPE }, { "KILL", SIGKILL }, { "USR1", SIGUSR1 }, { "SEGV", SIGSEGV },
+		{ "USR2", SIGUSR2 }, { "PIPE", SIGPIPE }, { "ALRM", SIGALRM }, { "TERM", SIGTERM },
+		{ "STKFLT", SIGSTKFLT }, { "CHLD", SIGCHLD }, { "CONT", SIGCONT }, { "STOP", SIGSTOP },
+		{ "TSTP", SIGTSTP }, { "TTIN", SIGTTIN }, { "TTOU", SIGTTOU }, { "URG", SIGURG },
+		{ "XCPU", SIGXCPU }, { "XFSZ", SIGXFSZ }, { "VTALRM", SIGVTALRM },
+		{ "PROF", SIGPROF }, { "WINCH", SIGWINCH }, { "IO", SIGIO }, { "POLL", SIGPOLL },
+		{ "PWR", SIGPWR }, { "SYS", SIGSYS },
+	};
+	long long n;
+	size_t k;
+
+	if (parse_ll(s, 1, _NSIG - 1, &n) == 0)
+		return (int)n;
+	if (!strncasecmp(s, "SIG", 3))
+		s += 3;
+	if (!strncasecmp(s, "RTMIN+", 6) && parse_ll(s + 6, 0, SIGRTMAX - SIGRTMIN, &n) == 0)
+		return SIGRTMIN + (int)n;
+	for (k = 0; k < LEN(names); k++)
+		if (!strcasecmp(s, names[k].name))
+			return names[k].sig;
+	return -1;
+}
+
+static int cmd_kill(int argc, char **argv, int i)
+{
+	int all = 0, sig = SIGTERM, rc;
+	struct opt opts[] = {
+		{ "all", 'a', NULL, &all, NULL },
+		{ NULL, 0, NULL, NULL, NULL },
+	};
+	struct state st;
+	const char *id;
+
+	if (opts_parse(argc, argv, &i, opts) < 0 || !(id = cli_id(argc, argv, i, 1)))
+		return 1;
+	if (i + 2 < argc)
+		return usage_error("unexpected argument %s", argv[i + 2]), 1;
+	if (i + 1 < argc && (sig = sig_from_name(argv[i + 1])) < 0)
+		return usage_error("unknown signal \"%s\"", argv[i + 1]), 1;
+	if (state_load(&st, cli_root, id) < 0)
+		return fail(id);
+	if (!strcmp(state_status(&st), "stopped"))
+		rc = err_set("container \"%s\" is not running", id);
+	else
+		rc = all ? state_signal_all(&st, sig) : state_signal(&st, sig);
+	state_free(&st);
+	return rc < 0 ? fail(id) : 0;
+}
+
+static int cmd_delete(int argc, char **argv, int i)
+{
+	int force = 0, lock, rc;
+	struct opt opts[] = {
+		{ "force", 'f', NULL, &force, NULL },
+		{ NULL, 0, NULL, NULL, NULL },
+	};
+	struct state st;
+	const char *id, *status;
+
+	if (opts_parse(argc, argv, &i, opts) < 0 || !(id = cli_id(argc, argv, i, 0)))
+		return 1;
+	if (state_load(&st, cli_root, id) < 0) {
+		/* runc: deleting what is not there with --force is no error */
+		return force && strstr(sb_error(), "does not exist") ? 0 : fail(id);
+	}
+	if ((lock = state_lock(st.dir)) < 0)
+		return state_free(&st), fail(id);
+	status = state_status(&st);
+	if (strcmp(status, "stopped") && !force) {
+		rc = err_set("container is %s: stop it first, or use --force", status);
+	} else {
+		if (strcmp(status, "stopped")) {
+			if (!strcmp(status, "paused")) {
+				struct cg cg;
+
+				if (cg_from_state(&cg, &st) == 0)
+					cg_destroy(&cg), cg_free(&cg);
+			}
+			state_signal_all(&st, SIGKILL);
+			state_signal(&st, SIGKILL);
+			state_wait_gone(&st, 2000);
+		}
+		rc = state_delete(&st);
+	}
+	close(lock);
+	state_free(&st);
+	return rc < 0 ? fail(id) : 0;
+}
+
+static int cmd_pause_resume(int argc, char **argv, int i, int on)
+{
+	const char *id, *status;
+	struct state st;
+	int lock, rc;
+
+	if (!(id = cli_id(argc, argv, i, 0)))
+		return 1;
+	if (state_load(&st, cli_root, id) < 0)
+		return fail(id);
+	if ((lock = state_lock(st.dir)) < 0)
+		return state_free(&st), fail(id);
+	status = state_status(&st);
+	if (strcmp(status, on ? "running" : "paused"))
+		rc = err_set("container is %s, not %s", status, on ? "running" : "paused");
+	else
+		rc = freeze(st.freezer, on);
+	close(lock);
+	state_free(&st);
+	return rc < 0 ? fail(id) : 0;
+}
+
+static int cmd_list(int argc, char **argv, int i)
+{
+	const char *format = "table", *root = cli_root ? cli_root : SB_STATE_DIR;
+	int quiet = 0, n = 0;
+	struct opt opts[] = {
+		{ "quiet", 'q', NULL, &quiet, NULL },
+		{ "format", 'f', &format, NULL, NULL },
+		{ NULL, 0, NULL, NULL, NULL },
+	};
+	struct dirent *e;
+	struct state st;
+	struct buf b = {0};
+	DIR *d;
 
 	if (opts_parse(argc, argv, &i, opts) < 0)
-		return 125;
-	if (i != argc - 1)
-		return usage_error(i < argc ? "too many arguments" : "missing container id"), 125;
-	if (pfds && parse_ll(pfds, 0, 1 << 20, &n) < 0)
-		return usage_error("--preserve-fds: \"%s\" is not a count", pfds), 125;
-	memset(&ro, 0, sizeof ro);
-	ro.id = argv[i];
-	ro.state_root = cli_root;
-	ro.init = init;
-	ro.preserve_fds = (int)n;
-	ro.debug = sb_debug;
-	if (!(c = sb_config_load(bundle))) {
-		fprintf(stderr, "sandbox: run %s: %s\n", argv[i], sb_error());
-		return 125;
-	}
-	status = sb_run(c, &ro);
-	sb_config_free(c);
-	if (sb_debug) {
-		/* VmHWM: ru_maxrss would count the image exec replaced */
-		char *st = read_file("/proc/self/status", 1 << 16, NULL), *p;
+		return 1;
+	if (strcmp(format, "table") && strcmp(format, "json"))
+		return usage_error("--format: table or json, not %s", format), 1;
+	if (!strcmp(format, "json"))
+		buf_puts(&b, "[");
+	else if (!quiet)
+		buf_printf(&b, "%-12s %-8s %-10s %-40s %-30s %s\n", "ID", "PID", "STATUS",
+		    "BUNDLE", "CREATED", "OWNER");
+	if ((d = opendir(root))) {
+		while ((e = readdir(d))) {
+			const char *status;
 
-		if (st && (p = strstr(st, "VmHWM:")))
-			dbg("peak RSS of the runtime: %ld KiB", strtol(p + 6, NULL, 10));
-		free(st);
+			if (e->d_name[0] == '.' || state_load(&st, cli_root, e->d_name) < 0)
+				continue;
+			status = state_status(&st);
+			if (!strcmp(format, "json")) {
+				if (n++)
+					buf_puts(&b, ",");
+				state_json(&b, &st, status);
+			} else if (quiet) {
+				buf_printf(&b, "%s\n", st.id);
+			} else {
+				buf_printf(&b, "%-12s %-8d %-10s %-40s %-30s %s\n", st.id,
+				    strcmp(status, "stopped") ? (int)st.pid : 0, status,
+				    st.bundle, st.created ? st.created : "", "root");
+			}
+			state_free(&st);
+		}
+		closedir(d);
 	}
-	if (status < 0) {
-		fprintf(stderr, "sandbox: run %s: %s\n", argv[i], sb_error());
-		return sb_exit_hint;
+	if (!strcmp(format, "json"))
+		buf_puts(&b, "]\n");
+	if (b.oom)
+		return err_set("out of memory"), fail(NULL);
+	if (b.p)
+		fputs(b.p, stdout);
+	buf_free(&b);
+	return 0;
+}
+
+/* ps(1)'s output (with the given options, else -ef), only the lines
+ * whose PID column is one of pids. */
+static int ps_table(int argc, char **argv, int i, const pid_t *pids, size_t n)
+{
+	const char *args[64] = { "ps", "-ef", NULL };
+	struct buf out = {0};
+	char buf[4096], *line, *save, *tok, *save2;
+	int fd[2], st, col = -1, c, k;
+	ssize_t r;
+	pid_t p;
+
+	for (k = 1; i < argc && k < 63; i++)
+		args[k++] = argv[i], args[k] = NULL;
+	if (pipe2(fd, O_CLOEXEC) < 0 || (p = fork()) < 0)
+		return err_sys("ps");
+	if (p == 0) {
+		dup2(fd[1], 1);
+		execvp("ps", (char *const *)args);
+		_exit(127);
 	}
-	return status;
+	close(fd[1]);
+	while ((r = read(fd[0], buf, sizeof buf)) > 0)
+		buf_put(&out, buf, (size_t)r);
+	close(fd[0]);
+	waitpid(p, &st, 0);
+	if (!WIFEXITED(st) || WEXITSTATUS(st) || out.oom || !out.p)
+		return buf_free(&out), err_set("ps %s failed", args[1] ? args[1] : "");
+	for (line = strtok_r(out.p, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+		char copy[4096];
+		long long pid;
+		size_t j;
+
+		snprintf(copy, sizeof copy, "%s", line);
+		if (col < 0) {
+			for (c = 0, tok = strtok_r(copy, " \t", &save2); tok;
+			    c++, tok = strtok_r(NULL, " \t", &save2))
+				if (!strcmp(tok, "PID"))
+					col = c;
+			if (col < 0)
+				return buf_free(&out), err_set("ps: no PID column");
+			puts(line);
+			continue;
+		}
+		for (c = 0, tok = strtok_r(copy, " \t", &save2); tok && c < col;
+		    c++, tok = strtok_r(NULL, " \t", &save2))
+			;
+		if (!tok || parse_ll(tok, 1, INT_MAX, &pid) < 0)
+			continue;
+		for (j = 0; j < n; j++)
+			if (pids[j] == (pid_t)pid)
+				puts(line);
+	}
+	buf_free(&out);
+	return 0;
+}
+
+/* ps: the container's processes; table output is ps(1)'s, filtered. */
+static int cmd_ps(int argc, char **argv, int i)
+{
+	const char *format = "table", *id;
+	struct opt opts[] = {
+		{ "format", 'f', &format, NULL, NULL },
+		{ NULL, 0, NULL, NULL, NULL },
+	};
+	struct state st;
+	struct buf b = {0};
+	pid_t *pids;
+	size_t n, k;
+
+	if (opts_parse(argc, argv, &i, opts) < 0 || !(id = cli_id(argc, argv, i, 1)))
+		return 1;
+	if (state_load(&st, cli_root, id) < 0)
+		return fail(id);
+	if (state_pids(&st, &pids, &n) < 0)
+		return state_free(&st), fail(id);
+	state_free(&st);
+	if (!strcmp(format, "json")) {
+		buf_puts(&b, "[");
+		for (k = 0; k < n; k++)
+			buf_printf(&b, "%s%d", k ? "," : "", (int)pids[k]);
+		buf_puts(&b, "]\n");
+		if (!b.oom)
+			fputs(b.p, stdout);
+		buf_free(&b);
+		free(pids);
+		return 0;
+	}
+	if (strcmp(format, "table")) {
+		free(pids);
+		return usage_error("--format: table or json, not %s", format), 1;
+	}
+	k = (size_t)ps_table(argc, argv, i + 1, pids, n);
+	free(pids);
+	return k ? fail(id) : 0;
+}
+
+int sandbox_main(int argc, char **argv);
+
+/* Moves every process of the container into group. */
+static int update_move_all(const struct state *st, const char *group)
+{
+	char path[PATH_MAX + 16], v[24];
+	pid_t *pids;
+	size_t n, i;
+	int rc = 0;
+
+	if (pathf(path, sizeof path, "%s/cgroup.procs", group) < 0 || state_pids(st, &pids, &n) < 0)
+		return -1;
+	for (i = 0; i < n && rc == 0; i++) {
+		snprintf(v, sizeof v, "%d", (int)pids[i]);
+		if (write_file(path, v) < 0 && errno != ESRCH)
+			rc = -1;
+	}
+	free(pids);
+	return rc;
+}
+
+/* A copy of v (n entries) with room for two more, in the arena. */
+static const char **realloc_in_arena(struct arena *a, const char **v, size_t n)
+{
+	const char **w = arena_alloc(a, (n + 2) * sizeof *w);
+
+	if (w && n)
+		memcpy(w, v, n * sizeof *w);
+	return w;
+}
+
+/* exec's process: --process FILE (an OCI process object), else the
+ * container's own process with the flags' changes, as runc does. */
+struct exec_opts {
+	const char *process, *cwd, *user, *console, *pid_file, *pfds, *apparmor, *label;
+	const char *env[64], *caps[64];
+	int tty, detach, nnp, ignore_paused;
+};
+
+static int exec_process(struct arena *a, struct sb_process *p, const struct sb_config *c,
+    const struct exec_opts *eo, char **args)
+{
+	size_t n = 0, k, j;
+	const char **env;
+	long long v;
+	int cap;
+
+	if (eo->process) {
+		struct sb_config tmp;
+		struct json *doc;
+		char *text;
+		size_t len;
+
+		if (*args)
+			return err_set("--process and a command: give one of them");
+		if (!(text = read_file(eo->process, 1 << 20, &len)))
+			return -1;
+		memset(&tmp, 0, sizeof tmp);
+		tmp.process.umask = tmp.process.oom_score_adj = SB_UNSET;
+		doc = json_parse(a, text, len);
+		free(text);
+		if (!doc || cfg_process(a, &tmp, doc) < 0)
+			return err_ctx("--process %s", eo->process);
+		*p = tmp.process;
+		return 0;
+	}
+	if (!*args)
+		return err_set("missing the command to run");
+	*p = c->process;
+	p->args = (const char **)args;
+	p->terminal = eo->tty;
+	if (eo->cwd) {
+		if (eo->cwd[0] != '/')
+			return err_set("--cwd %s: not an absolute path", eo->cwd);
+		p->cwd = eo->cwd;
+	}
+	while (c->process.env && c->process.env[n])
+		n++;
+	for (k = 0; eo->env[k]; k++)
+		if (!strchr(eo->env[k], '='))
+			return err_set("--env %s: not KEY=value", eo->env[k]);
+	if (!(env = arena_alloc(a, (n + k + 1) * sizeof *env)))
+		return -1;
+	for (j = 0; j < n; j++)
+		env[j] = c->process.env[j];
+	for (j = 0; j < k; j++)
+		env[n + j] = eo->env[j];
+	p->env = env;
+	if (eo->user) {
+		const char *colon = strchr(eo->user, ':');
+		char uid[32];
+
+		snprintf(uid, sizeof uid, "%.*s", colon ? (int)(colon - eo->user) : 31, eo->user);
+		if (parse_ll(uid, 0, UINT32_MAX, &v) < 0)
+			return err_set("--user %s: a numeric uid[:gid] is needed", eo->user);
+		p->uid = (uint32_t)v;
+		if (colon) {
+			if (parse_ll(colon + 1, 0, UINT32_MAX, &v) < 0)
+				return err_set("--user %s: a numeric uid[:gid] is needed", eo->user);
+			p->gid = (uint32_t)v;
+		}
+	}
+	for (k = 0; eo->caps[k]; k++) {
+		if ((cap = cap_from_name(eo->caps[k])) < 0)
+			return err_set("--cap %s: unknown capability", eo->caps[k]);
+		p->caps[SB_CAP_BOUNDING] |= 1ull << cap;
+		p->caps[SB_CAP_EFFECTIVE] |= 1ull << cap;
+		p->caps[SB_CAP_PERMITTED] |= 1ull << cap;
+		p->has_caps = 1;
+	}
+	if (eo->nnp)
+		p->no_new_privileges = 1;
+	if (eo->apparmor)
+		p->apparmor = eo->apparmor;
+	if (eo->label)
+		p->selinux = eo->label;
+	return 0;
+}
+
+/* Opens what an exec joins, through the /proc directory of the
+ * container's PID 1: a descriptor on that directory stays with that
+ * process, so a pid reused meanwhile cannot redirect the joins. */
+static int exec_target(struct spawn *s, const struct state *st)
+{
+	char path[64], *text, *p, name[32];
+	struct stat mine, theirs;
+	unsigned long long start = 0;
+	int dir, k, rc = -1;
+
+	snprintf(path, sizeof path, "/proc/%d", (int)st->pid);
+	if ((dir = open(path, O_PATH | O_DIRECTORY | O_CLOEXEC)) < 0)
+		return err_set("container \"%s\" is not running", st->id);
+	if ((text = read_file_at(dir, "stat", 4096, NULL)) && (p = strrchr(text, ')'))) {
+		for (k = 2; k < 22 && (p = strchr(p + 1, ' ')); k++)
+			;
+		if (p)
+			start = strtoull(p + 1, NULL, 10);
+	}
+	free(text);
+	if (start != st->start_time) {
+		err_set("container \"%s\" is not running", st->id);
+		goto out;
+	}
+	for (k = 0; k < SB_NS_COUNT; k++) {
+		snprintf(name, sizeof name, "ns/%s", ns_info[k].proc);
+		snprintf(path, sizeof path, "/proc/self/ns/%s", ns_info[k].proc);
+		if (fstatat(dir, name, &theirs, 0) < 0 || stat(path, &mine) < 0 ||
+		    mine.st_ino == theirs.st_ino)
+			continue;
+		if ((s->nsfd[k] = openat(dir, name, O_RDONLY | O_CLOEXEC)) < 0) {
+			err_sys("open the container's %s namespace", ns_info[k].name);
+			goto out;
+		}
+		s->nsflags |= ns_info[k].flag;
+	}
+	if ((s->rootfd = openat(dir, "root", O_PATH | O_DIRECTORY | O_CLOEXEC)) < 0) {
+		err_sys("open the container's root");
+		goto out;
+	}
+	rc = 0;
+out:
+	close(dir);
+	return rc;
+}
+
+static int cmd_exec(int argc, char **argv, int i)
+{
+	struct exec_opts eo;
+	struct opt opts[] = {
+		{ "process", 'p', &eo.process, NULL, NULL },
+		{ "tty", 't', NULL, &eo.tty, NULL },
+		{ "detach", 'd', NULL, &eo.detach, NULL },
+		{ "cwd", 0, &eo.cwd, NULL, NULL },
+		{ "env", 'e', NULL, NULL, eo.env },
+		{ "user", 'u', &eo.user, NULL, NULL },
+		{ "cap", 'c', NULL, NULL, eo.caps },
+		{ "no-new-privs", 0, NULL, &eo.nnp, NULL },
+		{ "pid-file", 0, &eo.pid_file, NULL, NULL },
+		{ "console-socket", 0, &eo.console, NULL, NULL },
+		{ "preserve-fds", 0, &eo.pfds, NULL, NULL },
+		{ "apparmor", 'a', &eo.apparmor, NULL, NULL },
+		{ "process-label", 0, &eo.label, NULL, NULL },
+		{ "ignore-paused", 0, NULL, &eo.ignore_paused, NULL },
+		{ NULL, 0, NULL, NULL, NULL },
+	};
+	struct sb_process proc;
+	struct sb_config *c = NULL;
+	struct arena a = {0};
+	struct state st;
+	struct spawn s;
+	sigset_t all;
+	const char *id, *status;
+	long long n = 0;
+	size_t k;
+	char pid[24];
+	int rc = 1;
+
+	memset(&eo, 0, sizeof eo);
+	if (opts_parse(argc, argv, &i, opts) < 0 || !(id = cli_id(argc, argv, i, 1)))
+		return 1;
+	if (eo.pfds && parse_ll(eo.pfds, 0, 1 << 20, &n) < 0)
+		return usage_error("--preserve-fds: \"%s\" is not a count", eo.pfds), 1;
+	if (state_load(&st, cli_root, id) < 0)
+		return fail(id);
+	spawn_init_struct(&s);
+	status = state_status(&st);
+	if (!strcmp(status, "stopped") || (!strcmp(status, "paused") && !eo.ignore_paused)) {
+		err_set("container is %s", status);
+		goto out;
+	}
+	if (!(c = state_config(&st)) || exec_process(&a, &proc, c, &eo, argv + i + 1) < 0)
+		goto out;
+	s.c = c;
+	s.proc = &proc;
+	s.id = id;
+	s.mode = SPAWN_EXEC;
+	s.detach = eo.detach;
+	s.console = eo.console;
+	s.pid_file = eo.pid_file;
+	s.preserve_fds = (int)n;
+	if (exec_target(&s, &st) < 0)
+		goto out;
+	if (st.v2 && spawn_open_v2(&s, st.v2) < 0)
+		goto out;
+	for (k = 0; k < st.nv1 && s.nprocs < (int)LEN(s.procs); k++) {
+		char path[PATH_MAX + 16];
+
+		if (pathf(path, sizeof path, "%s/cgroup.procs", st.v1[k]) < 0 ||
+		    (s.procs[s.nprocs] = open(path, O_WRONLY | O_CLOEXEC)) < 0) {
+			err_sys("open %s", path);
+			goto out;
+		}
+		s.nprocs++;
+	}
+	sigfillset(&all);
+	sigprocmask(SIG_BLOCK, &all, NULL);
+	if (prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) < 0) {
+		err_sys("become a subreaper");
+		goto out;
+	}
+	if (spawn_fork(&s, spawn_exec_helper) < 0)
+		goto out;
+	snprintf(pid, sizeof pid, "%d", (int)s.pid);
+	if (msg_send(s.sync, MSG_GO, 0, pid) < 0 || spawn_until_exec(s.sync, &s.exit_hint) < 0) {
+		spawn_abort(&s);
+		goto out;
+	}
+	close(s.sync);
+	s.sync = -1;
+	if (write_pid_file(eo.pid_file, s.pid) < 0)
+		goto out;
+	rc = eo.detach ? 0 : spawn_wait(s.pid, s.master);
+	if (rc < 0)
+		goto out;
+	state_free(&st);
+	sb_config_free(c);
+	arena_free(&a);
+	return rc;
+out:
+	for (k = 0; k < SB_NS_COUNT; k++)
+		if (s.nsfd[k] >= 0)
+			close(s.nsfd[k]);
+	spawn_close_cgroup_fds(&s);
+	state_free(&st);
+	sb_config_free(c);
+	arena_free(&a);
+	fail(id);
+	return eo.detach ? 1 : s.exit_hint;
+}
+
+/* A size with an optional k, m or g (powers of 1024), or -1. */
+static int parse_size(const char *s, long long *out)
+{
+	char num[32];
+	size_t n = strlen(s);
+	int shift = 0;
+
+	if (n && strchr("kKmMgG", s[n - 1])) {
+		shift = strchr("kK", s[n - 1]) ? 10 : strchr("mM", s[n - 1]) ? 20 : 30;
+		n--;
+	}
+	if (n >= sizeof num)
+		return -1;
+	memcpy(num, s, n);
+	num[n] = 0;
+	if (parse_ll(num, -1, LLONG_MAX >> shift, out) < 0)
+		return -1;
+	if (*out > 0)
+		*out <<= shift;
+	return 0;
+}
+
+static int cmd_update(int argc, char **argv, int i)
+{
+	const char *file = NULL, *v[10] = { NULL };
+	static const char *const keys[10][2] = {
+		{ "memory", "limit" }, { "memory", "reservation" }, { "memory", "swap" },
+		{ "cpu", "shares" }, { "cpu", "quota" }, { "cpu", "period" },
+		{ "cpu", "cpus" }, { "cpu", "mems" }, { "pids", "limit" },
+		{ "blockIO", "weight" },
+	};
+	struct opt opts[] = {
+		{ "resources", 'r', &file, NULL, NULL },
+		{ "memory", 'm', &v[0], NULL, NULL },
+		{ "memory-reservation", 0, &v[1], NULL, NULL },
+		{ "memory-swap", 0, &v[2], NULL, NULL },
+		{ "cpu-shares", 0, &v[3], NULL, NULL },
+		{ "cpu-quota", 0, &v[4], NULL, NULL },
+		{ "cpu-period", 0, &v[5], NULL, NULL },
+		{ "cpuset-cpus", 0, &v[6], NULL, NULL },
+		{ "cpuset-mems", 0, &v[7], NULL, NULL },
+		{ "pids-limit", 0, &v[8], NULL, NULL },
+		{ "blkio-weight", 0, &v[9], NULL, NULL },
+		{ NULL, 0, NULL, NULL, NULL },
+	};
+	struct sb_config tmp;
+	struct arena a = {0};
+	struct buf b = {0};
+	struct state st;
+	struct json *doc;
+	struct cg cg;
+	const char *id, *group;
+	char *text = NULL;
+	size_t len, k;
+	int lock = -1, rc = -1, h, changed = 0;
+
+	if (opts_parse(argc, argv, &i, opts) < 0 || !(id = cli_id(argc, argv, i, 0)))
+		return 1;
+	if (file) {
+		text = !strcmp(file, "-") ? read_file("/dev/stdin", 1 << 20, &len) :
+		    read_file(file, 1 << 20, &len);
+		if (!text)
+			return fail(id);
+	} else {
+		/* flags into the JSON of linux.resources, for one parser */
+		const char *sect = NULL;
+
+		buf_puts(&b, "{");
+		for (k = 0; k < 10; k++) {
+			long long x;
+
+			if (!v[k])
+				continue;
+			if (!sect || strcmp(sect, keys[k][0]))
+				buf_printf(&b, "%s\"%s\":{", sect ? "}," : "", keys[k][0]);
+			else
+				buf_puts(&b, ",");
+			sect = keys[k][0];
+			if (k == 6 || k == 7) {
+				buf_printf(&b, "\"%s\":", keys[k][1]);
+				json_put_str(&b, v[k]);
+			} else if (parse_size(v[k], &x) == 0) {
+				buf_printf(&b, "\"%s\":%lld", keys[k][1], x);
+			} else {
+				buf_free(&b);
+				return usage_error("--%s: \"%s\" is not a number",
+				    opts[k + 1].name, v[k]), 1;
+			}
+		}
+		buf_puts(&b, sect ? "}}" : "}");
+		if (b.oom)
+			return err_set("out of memory"), fail(id);
+		text = b.p;
+		len = b.len;
+	}
+	memset(&tmp, 0, sizeof tmp);
+	memset(&cg, 0, sizeof cg);
+	cg.v2 = -1;
+	if (state_load(&st, cli_root, id) < 0)
+		goto out_nostate;
+	if (!(doc = json_parse(&a, text, len)) || cfg_resources(&a, &tmp, doc) < 0) {
+		err_ctx("%s", file ? file : "resources");
+		goto out;
+	}
+	if (tmp.res.has_devices) {
+		err_set("linux.resources.devices: not changed by update");
+		goto out;
+	}
+	if ((lock = state_lock(st.dir)) < 0)
+		goto out;
+	if (!strcmp(state_status(&st), "stopped")) {
+		err_set("container is stopped");
+		goto out;
+	}
+	if (cg_discover(&cg) < 0 || cg_plan(&cg, &tmp) < 0)
+		goto out;
+	for (h = 0; h < cg.nh; h++) {
+		struct cg_hier *hh = &cg.h[h];
+		size_t m = strlen(hh->mnt);
+
+		if (!cg_used(&cg, h))
+			continue;
+		group = NULL;
+		if (hh->v2)
+			group = st.v2;
+		for (k = 0; !hh->v2 && k < st.nv1; k++)
+			if (!strncmp(st.v1[k], hh->mnt, m) && st.v1[k][m] == '/')
+				group = st.v1[k];
+		if (group) {
+			if (!(hh->dir = strdup(group)))
+				goto out;
+			continue;
+		}
+		/* a v1 controller the container was not in yet: a group for
+		 * it, and every process of the container moved in */
+		if (!(hh->dir = cg_dir(hh, st.cgpath ? st.cgpath : id)) || cg_mkdirs(&cg, hh) < 0 ||
+		    update_move_all(&st, hh->dir) < 0)
+			goto out;
+		if (!(st.v1 = realloc_in_arena(&st.a, st.v1, st.nv1)) ||
+		    !(st.v1[st.nv1++] = arena_strdup(&st.a, hh->dir)))
+			goto out;
+		changed = 1;
+	}
+	if (cg_apply(&cg, &tmp) < 0 || (changed && state_save(&st) < 0))
+		goto out;
+	rc = 0;
+out:
+	state_free(&st);
+out_nostate:
+	if (lock >= 0)
+		close(lock);
+	cg_free(&cg);
+	arena_free(&a);
+	free(text);
+	return rc < 0 ? fail(id) : 0;
+}
+
+static void json_put_strs(struct buf *b, const char *const *v, size_t n)
+{
+	size_t i;
+
+	buf_put(b, "[", 1);
+	for (i = 0; i < n; i++) {
+		if (i)
+			buf_put(b, ",", 1);
+		json_put_str(b, v[i]);
+	}
+	buf_put(b, "]", 1);
+}
+
+/* The runtime-spec's features document: what this build does, truly. */
+static int cmd_features(int argc, char **argv, int i)
+{
+	const char *ns[SB_NS_COUNT], *opts[LEN(mount_opts) + 1];
+	struct buf b = {0};
+	size_t k;
+
+	if (i < argc)
+		return usage_error("unexpected argument %s", argv[i]), 1;
+	for (k = 0; k < SB_NS_COUNT; k++)
+		ns[k] = ns_info[k].name;
+	for (k = 0; k < LEN(mount_opts); k++)
+		opts[k] = mount_opts[k].name;
+	opts[k] = "tmpcopyup";
+	buf_printf(&b, "{\"ociVersionMin\":\"1.0.0\",\"ociVersionMax\":\"%s\",\"hooks\":",
+	    SB_OCI_VERSION);
+	json_put_strs(&b, hook_kind_names, SB_HOOK_KINDS);
+	buf_puts(&b, ",\"mountOptions\":");
+	json_put_strs(&b, opts, LEN(opts));
+	buf_puts(&b, ",\"linux\":{\"namespaces\":");
+	json_put_strs(&b, ns, SB_NS_COUNT);
+	buf_puts(&b, ",\"capabilities\":");
+	json_put_strs(&b, cap_names, LEN(cap_names));
+	buf_printf(&b, ",\"cgroup\":{\"v1\":true,\"v2\":true,\"systemd\":false,"
+	    "\"systemdUser\":false,\"rdma\":false},\"seccomp\":{\"enabled\":false},"
+	    "\"apparmor\":{\"enabled\":%s},\"selinux\":{\"enabled\":%s},"
+	    "\"intelRdt\":{\"enabled\":false},\"mountExtensions\":{\"idmap\":{\"enabled\":false}}},"
+	    "\"annotations\":{\"org.sandbox.version\":\"%s\"}}\n",
+	    access("/sys/module/apparmor/parameters/enabled", F_OK) == 0 ? "true" : "false",
+	    access("/sys/fs/selinux/enforce", F_OK) == 0 ? "true" : "false", SB_VERSION);
+	if (b.oom)
+		return err_set("out of memory"), fail(NULL);
+	fputs(b.p, stdout);
+	buf_free(&b);
+	return 0;
 }
 
 static void usage(FILE *f)
 {
 	fputs("usage: sandbox [global options] command [options] [arguments]\n"
 	    "\n"
-	    "commands:\n"
-	    "  spec [--bundle DIR]            write a default config.json\n"
-	    "  run [--bundle DIR] [--init] [--preserve-fds N] ID\n"
-	    "                                 run a container in the foreground\n"
+	    "OCI runtime commands (as runc and crun take them):\n"
+	    "  create [--bundle DIR] [--pid-file F] [--console-socket S] [--preserve-fds N] ID\n"
+	    "  start ID             run the created container's program\n"
+	    "  run [create's options] [-d] [--init] ID\n"
+	    "                       create and start; in the foreground, wait and delete\n"
+	    "  state ID             its state, as JSON\n"
+	    "  kill [--all] ID [SIGNAL]\n"
+	    "  delete [--force] ID\n"
+	    "  list [-q] [--format table|json]\n"
+	    "  ps [--format table|json] ID [ps options]\n"
+	    "  pause ID, resume ID  freeze and thaw its cgroup\n"
+	    "  exec [--process F] [-t] [-d] [--cwd D] [-e K=V] [-u UID[:GID]] [--cap C]\n"
+	    "       [--pid-file F] [--console-socket S] ID [COMMAND...]\n"
+	    "  update [--resources F] [--memory N] [--cpu-quota N] [--pids-limit N] ... ID\n"
+	    "  spec [--bundle DIR]  write a default config.json\n"
+	    "  features             what this build supports, as JSON\n"
 	    "\n"
 	    "global options:\n"
-	    "  --debug        explain what is done, on stderr\n"
-	    "  --version      print the version\n"
-	    "  --help         print this\n"
+	    "  --root DIR           state directory (default " SB_STATE_DIR ")\n"
+	    "  --log FILE           also write errors there; --log-format text|json\n"
+	    "  --debug              explain what is done, on stderr\n"
+	    "  --systemd-cgroup     cgroupsPath is slice:prefix:name\n"
+	    "  --version, --help\n"
 	    "\n"
-	    "exit status: 0 success; 1 failure; run: the container's status\n"
-	    "(128+N if killed by signal N), 125 if it could not be started,\n"
-	    "126 if its program cannot be executed, 127 if it was not found.\n", f);
+	    "exit status: 0 success; 1 failure; run and exec in the foreground: the\n"
+	    "program's status (128+N if killed by signal N), 125 if the container could\n"
+	    "not be started, 126 if its program cannot be executed, 127 if not found.\n", f);
 }
-
-int sandbox_main(int argc, char **argv);
 
 int sandbox_main(int argc, char **argv)
 {
-	int i = 1, help = 0, version = 0;
-	const char *root = NULL, *log = NULL, *log_format = NULL;
-	int systemd_cgroup = 0;
-	struct opt opts[] = {
-		{ "debug", 0, NULL, &sb_debug },
-		{ "help", 'h', NULL, &help },
-		{ "version", 'v', NULL, &version },
-		{ "root", 0, &root, NULL },
-		{ "log", 0, &log, NULL },
-		{ "log-format", 0, &log_format, NULL },
-		{ "systemd-cgroup", 0, NULL, &systemd_cgroup },
-		{ NULL, 0, NULL, NULL },
+	static const struct {
+		const char *name;
+		int (*fn)(int, char **, int);
+	} cmds[] = {
+		{ "spec", cmd_spec }, { "start", cmd_start }, { "state", cmd_state },
+		{ "kill", cmd_kill }, { "delete", cmd_delete }, { "list", cmd_list },
+		{ "ps", cmd_ps }, { "exec", cmd_exec }, { "update", cmd_update },
+		{ "features", cmd_features },
 	};
+	int i = 1, help = 0, version = 0;
+	const char *log_format = "text";
+	struct opt opts[] = {
+		{ "debug", 0, NULL, &sb_debug, NULL },
+		{ "help", 'h', NULL, &help, NULL },
+		{ "version", 'v', NULL, &version, NULL },
+		{ "root", 0, &cli_root, NULL, NULL },
+		{ "log", 0, &cli_log, NULL, NULL },
+		{ "log-format", 0, &log_format, NULL, NULL },
+		{ "systemd-cgroup", 0, NULL, &cli_systemd, NULL },
+		{ NULL, 0, NULL, NULL, NULL },
+	};
+	size_t k;
 
 	if (opts_parse(argc, argv, &i, opts) < 0)
 		return 1;
-	cli_root = root;
+	if (strcmp(log_format, "text") && strcmp(log_format, "json"))
+		return usage_error("--log-format: text or json, not %s", log_format), 1;
+	cli_log_json = !strcmp(log_format, "json");
 	if (help) {
 		usage(stdout);
 		return 0;
@@ -5095,10 +7252,15 @@ int sandbox_main(int argc, char **argv)
 		return 1;
 	}
 	prog_cmd = argv[i];
-	if (!strcmp(argv[i], "spec"))
-		return cmd_spec(argc, argv, i + 1);
 	if (!strcmp(argv[i], "run"))
-		return cmd_run(argc, argv, i + 1);
+		return cmd_create_or_run(argc, argv, i + 1, SPAWN_RUN);
+	if (!strcmp(argv[i], "create"))
+		return cmd_create_or_run(argc, argv, i + 1, SPAWN_CREATE);
+	if (!strcmp(argv[i], "pause") || !strcmp(argv[i], "resume"))
+		return cmd_pause_resume(argc, argv, i + 1, argv[i][0] == 'p');
+	for (k = 0; k < LEN(cmds); k++)
+		if (!strcmp(argv[i], cmds[k].name))
+			return cmds[k].fn(argc, argv, i + 1);
 	usage_error("unknown command");
 	return 1;
 }

@@ -81,6 +81,7 @@ cfg_reset() {
 	cfg_resources=
 	cfg_linux_extra=
 	cfg_top_extra=
+	cfg_terminal=
 	cfg_masked='"/proc/kcore","/proc/keys","/proc/timer_list","/sys/firmware","/proc/acpi"'
 	cfg_ro_paths='"/proc/sys","/proc/sysrq-trigger","/proc/bus"'
 }
@@ -96,7 +97,7 @@ write_config() {
 {
 	"ociVersion": "${cfg_version:-1.2.0}",
 	"process": {
-		"terminal": false,
+		"terminal": ${cfg_terminal:-false},
 		"user": { "uid": $cfg_uid, "gid": $cfg_gid ${cfg_user_extra:+, $cfg_user_extra} },
 		"args": [ $cfg_args ],
 		"env": [ $cfg_env ],

@@ -129,7 +129,8 @@ mkdir -p "$T/spec" && rm -f "$T/spec/config.json" && ln -sfn "$T/rootfs" "$T/spe
 check "spec writes config.json" "$SANDBOX" spec --bundle "$T/spec"
 rc=0
 "$SANDBOX" run --bundle "$T/spec" "sbt-spec-$$" </dev/null >"$T/spec.out" 2>&1 || rc=$?
-expect "the default spec runs" "0:" "$rc:$(cat "$T/spec.out")"
+expect "the default spec runs: sh on a terminal, ended by the end of stdin" 0 "$rc"
+expect_match "the default spec runs: its shell spoke" "built-in shell" "$(cat "$T/spec.out")"
 rc=0
 "$SANDBOX" spec --bundle "$T/spec" >"$T/spec2.out" 2>&1 || rc=$?
 expect_match "spec refuses to overwrite" 'File exists \(remove it first\)' "$rc $(cat "$T/spec2.out")"
