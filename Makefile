@@ -15,9 +15,11 @@ endif
 TARGET ?= x86_64
 include targets/targets.mk
 
+# No unwind tables (C, no exceptions) and no page-aligned code segment of
+# its own: both cost a static binary some 16 KB on x86_64.
 CFLAGS = -std=c11 -D_GNU_SOURCE -Os -Wall -Wextra -Werror \
-	-ffunction-sections -fdata-sections
-LDFLAGS = -static -Wl,--gc-sections
+	-ffunction-sections -fdata-sections -fno-asynchronous-unwind-tables -fno-unwind-tables
+LDFLAGS = -static -Wl,--gc-sections -Wl,-z,noseparate-code -Wl,--build-id=none
 
 all: $(DEFAULT_BIN)
 

@@ -49,6 +49,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
+#include <sys/statvfs.h>
 #include <sys/syscall.h>
 #include <sys/sysmacros.h>
 #include <sys/types.h>
@@ -76,17 +77,173 @@ const char *sb_error(void)
 	return err_buf;
 }
 
+/* A formatter for what sandbox prints: %d %i %u %x %X %c %s %p %%, with
+ * flags - and 0, width, precision (also as *), and h, l, ll, z. musl's
+ * printf would bring its floating-point formatting along (5 KB, and FPU
+ * code on soft-float MIPS) even though nothing here prints a double. */
+struct fmt_out {
+	char *p;
+	size_t n, len;
+};
+
+static void fmt_put(struct fmt_out *o, const char *s, size_t k)
+{
+	size_t room = o->n > o->len ? o->n - o->len - 1 : 0;
+
+	if (o->n)
+		memcpy(o->p + o->len, s, k < room ? k : room);
+	o->len += k;
+}
+
+static void fmt_pad(struct fmt_out *o, char c, int k)
+{
+	while (k-- > 0)
+		fmt_put(o, &c, 1);
+}
+
+/* One field: sign or prefix, then s (k bytes), padded to width. */
+static void fmt_field(struct fmt_out *o, const char *pre, const char *s, size_t k,
+    int width, int left, int zero)
+{
+	int pad = width - (int)(k + strlen(pre));
+
+	if (!left && !zero)
+		fmt_pad(o, ' ', pad);
+	fmt_put(o, pre, strlen(pre));
+	if (!left && zero)
+		fmt_pad(o, '0', pad);
+	fmt_put(o, s, k);
+	if (left)
+		fmt_pad(o, ' ', pad);
+}
+
+__attribute__((format(printf, 3, 0)))
+static int vstrf(char *buf, size_t n, const char *f, va_list ap)
+{
+	struct fmt_out o = { buf, n, 0 };
+	char num[24], *d;
+	const char *s;
+	unsigned long long u;
+	int left, zero, width, prec, lng, base, neg;
+
+	for (; *f; f++) {
+		if (*f != '%') {
+			fmt_put(&o, f, 1);
+			continue;
+		}
+		left = zero = width = lng = neg = 0;
+		prec = -1;
+		for (f++; *f == '-' || *f == '0'; f++)
+			*f == '-' ? (left = 1) : (zero = 1);
+		if (*f == '*')
+			width = va_arg(ap, int), f++;
+		for (; *f >= '0' && *f <= '9'; f++)
+			width = width * 10 + (*f - '0');
+		if (*f == '.') {
+			prec = 0;
+			if (*++f == '*')
+				prec = va_arg(ap, int), f++;
+			for (; *f >= '0' && *f <= '9'; f++)
+				prec = prec * 10 + (*f - '0');
+		}
+		for (; *f == 'l' || *f == 'z' || *f == 'h'; f++)
+			lng += *f == 'l' ? 1 : *f == 'z' ? 3 : 0;
+		switch (*f) {
+		case 'c':
+			num[0] = (char)va_arg(ap, int);
+			fmt_field(&o, "", num, 1, width, left, 0);
+			continue;
+		case 's':
+			s = va_arg(ap, const char *);
+			if (!s)
+				s = "(null)";
+			fmt_field(&o, "", s, prec >= 0 ? strnlen(s, (size_t)prec) : strlen(s),
+			    width, left, 0);
+			continue;
+		case 'd': case 'i':
+			{
+				long long v = lng >= 3 ? (long long)va_arg(ap, ssize_t) : lng == 2 ?
+				    va_arg(ap, long long) : lng ? va_arg(ap, long) : va_arg(ap, int);
+
+				neg = v < 0;
+				u = neg ? 0 - (unsigned long long)v : (unsigned long long)v;
+			}
+			base = 10;
+			break;
+		case 'u': case 'x': case 'X': case 'p':
+			u = *f == 'p' ? (uintptr_t)va_arg(ap, void *) : lng >= 3 ? va_arg(ap, size_t) :
+			    lng == 2 ? va_arg(ap, unsigned long long) :
+			    lng ? va_arg(ap, unsigned long) : va_arg(ap, unsigned);
+			base = *f == 'u' ? 10 : 16;
+			break;
+		case '%':
+			fmt_put(&o, "%", 1);
+			continue;
+		default:
+			return -1;
+		}
+		d = num + sizeof num;
+		do
+			*--d = "0123456789abcdef0123456789ABCDEF"[u % (unsigned)base + (*f == 'X' ? 16 : 0)];
+		while (u /= (unsigned)base);
+		fmt_field(&o, neg ? "-" : *f == 'p' ? "0x" : "", d, (size_t)(num + sizeof num - d),
+		    width, left, zero);
+	}
+	if (n)
+		buf[o.len < n ? o.len : n - 1] = 0;
+	return (int)o.len;
+}
+
+__attribute__((format(printf, 3, 4)))
+static int strf(char *buf, size_t n, const char *f, ...)
+{
+	va_list ap;
+	int r;
+
+	va_start(ap, f);
+	r = vstrf(buf, n, f, ap);
+	va_end(ap);
+	return r;
+}
+
+/* Prints to a descriptor (1: stdout, 2: stderr), in one write. */
+__attribute__((format(printf, 2, 3)))
+static void say(int fd, const char *f, ...)
+{
+	char small[1024], *p = small;
+	va_list ap;
+	int n;
+
+	va_start(ap, f);
+	n = vstrf(small, sizeof small, f, ap);
+	va_end(ap);
+	if (n < 0)
+		return;
+	if ((size_t)n >= sizeof small && (p = malloc((size_t)n + 1))) {
+		va_start(ap, f);
+		vstrf(p, (size_t)n + 1, f, ap);
+		va_end(ap);
+	} else if (!p || p == small) {
+		p = small;
+		n = n >= (int)sizeof small ? (int)sizeof small - 1 : n;
+	}
+	while (write(fd, p, (size_t)n) < 0 && errno == EINTR)
+		;
+	if (p != small)
+		free(p);
+}
+
 static int err_vset(int errnum, const char *fmt, va_list ap)
 {
 	char tmp[sizeof err_buf];
 	int n;
 
 	/* fmt may name err_buf itself (err_ctx), so format into a copy */
-	n = vsnprintf(tmp, sizeof tmp, fmt, ap);
+	n = vstrf(tmp, sizeof tmp, fmt, ap);
 	if (n < 0)
 		n = 0;
 	if (errnum && (size_t)n < sizeof tmp)
-		snprintf(tmp + n, sizeof tmp - n, ": %s", strerror(errnum));
+		strf(tmp + n, sizeof tmp - n, ": %s", strerror(errnum));
 	memcpy(err_buf, tmp, sizeof err_buf);
 	return -1;
 }
@@ -123,22 +280,23 @@ static int err_ctx(const char *fmt, ...)
 
 	memcpy(old, err_buf, sizeof old);
 	va_start(ap, fmt);
-	vsnprintf(pre, sizeof pre, fmt, ap);
+	vstrf(pre, sizeof pre, fmt, ap);
 	va_end(ap);
 	return err_set("%s: %s", pre, old);
 }
 
+__attribute__((format(printf, 1, 2)))
 static void dbg(const char *fmt, ...)
 {
+	char msg[1024];
 	va_list ap;
 
 	if (!sb_debug)
 		return;
 	va_start(ap, fmt);
-	fputs("sandbox: debug: ", stderr);
-	vfprintf(stderr, fmt, ap);
-	fputc('\n', stderr);
+	vstrf(msg, sizeof msg, fmt, ap);
 	va_end(ap);
+	say(2, "sandbox: debug: %s\n", msg);
 }
 
 /* An arena: many small allocations freed at once (a parsed config). */
@@ -255,12 +413,12 @@ static void buf_printf(struct buf *b, const char *fmt, ...)
 	int n;
 
 	va_start(ap, fmt);
-	n = vsnprintf(NULL, 0, fmt, ap);
+	n = vstrf(NULL, 0, fmt, ap);
 	va_end(ap);
 	if (n < 0 || buf_grow(b, (size_t)n) < 0)
 		return;
 	va_start(ap, fmt);
-	vsnprintf(b->p + b->len, (size_t)n + 1, fmt, ap);
+	vstrf(b->p + b->len, (size_t)n + 1, fmt, ap);
 	va_end(ap);
 	b->len += (size_t)n;
 }
@@ -286,6 +444,11 @@ static int write_all(int fd, const void *p, size_t n)
 		n -= (size_t)w;
 	}
 	return 0;
+}
+
+static void write_str(int fd, const char *s)
+{
+	write_all(fd, s, strlen(s));
 }
 
 /* Writes s to an existing file (cgroup, proc and sysfs files), in one
@@ -388,7 +551,7 @@ static int pathf(char *buf, size_t n, const char *fmt, ...)
 	int r;
 
 	va_start(ap, fmt);
-	r = vsnprintf(buf, n, fmt, ap);
+	r = vstrf(buf, n, fmt, ap);
 	va_end(ap);
 	if (r < 0 || (size_t)r >= n) {
 		errno = ENAMETOOLONG;
@@ -397,17 +560,36 @@ static int pathf(char *buf, size_t n, const char *fmt, ...)
 	return 0;
 }
 
+/* The decimal digits at s, saturating at 2^64-1; *end after them. */
+static unsigned long long dec(const char *s, const char **end)
+{
+	unsigned long long v = 0, d;
+
+	for (; *s >= '0' && *s <= '9'; s++) {
+		d = (unsigned long long)(*s - '0');
+		v = v > (ULLONG_MAX - d) / 10 ? ULLONG_MAX : v * 10 + d;
+	}
+	if (end)
+		*end = s;
+	return v;
+}
+
 /* Parses a whole decimal number in [min, max]. */
 static int parse_ll(const char *s, long long min, long long max, long long *out)
 {
-	char *end;
+	const char *end;
+	unsigned long long u;
+	int neg = *s == '-';
 	long long v;
 
-	if (!*s || isspace((unsigned char)*s))
+	s += neg || *s == '+';
+	if (*s < '0' || *s > '9')
 		return -1;
-	errno = 0;
-	v = strtoll(s, &end, 10);
-	if (errno || *end || v < min || v > max)
+	u = dec(s, &end);
+	if (*end || u > (unsigned long long)LLONG_MAX + neg)
+		return -1;
+	v = neg ? (long long)(0 - u) : (long long)u;
+	if (v < min || v > max)
 		return -1;
 	*out = v;
 	return 0;
@@ -1037,7 +1219,7 @@ static const char **cfg_strv(struct arena *a, const struct json *v,
 	if (!(out = arena_alloc(a, (v->n + 1) * sizeof *out)))
 		return NULL;
 	for (e = v->child; e; e = e->next, i++) {
-		snprintf(p, sizeof p, "%s[%zu]", path, i);
+		strf(p, sizeof p, "%s[%zu]", path, i);
 		if (!(out[i] = cfg_str(e, p)))
 			return NULL;
 	}
@@ -1060,7 +1242,7 @@ static struct sb_kv *cfg_kv(struct arena *a, const struct json *v,
 	if (!(out = arena_alloc(a, (v->n + 1) * sizeof *out)))
 		return NULL;
 	for (m = v->child; m; m = m->next, i++) {
-		snprintf(p, sizeof p, "%s.%s", path, m->key);
+		strf(p, sizeof p, "%s.%s", path, m->key);
 		out[i].key = m->key;
 		if (!(out[i].value = cfg_str(m, p)))
 			return NULL;
@@ -1097,11 +1279,11 @@ static int cfg_caps(struct sb_config *c, const struct json *v)
 	for (s = 0; s < SB_CAP_SETS; s++) {
 		if (!(set = json_get(v, capset_names[s])) || set->type == JSON_NULL)
 			continue;
-		snprintf(p, sizeof p, "process.capabilities.%s", capset_names[s]);
+		strf(p, sizeof p, "process.capabilities.%s", capset_names[s]);
 		if (cfg_want(set, JSON_ARRAY, p) < 0)
 			return -1;
 		for (e = set->child, i = 0; e; e = e->next, i++) {
-			snprintf(p, sizeof p, "process.capabilities.%s[%zu]",
+			strf(p, sizeof p, "process.capabilities.%s[%zu]",
 			    capset_names[s], i);
 			if (!cfg_str(e, p))
 				return -1;
@@ -1129,7 +1311,7 @@ static int cfg_rlimits(struct arena *a, struct sb_config *c, const struct json *
 	if (!(r = c->process.rlimits = arena_alloc(a, (v->n + 1) * sizeof *r)))
 		return -1;
 	for (e = v->child; e; e = e->next, i++) {
-		snprintf(p, sizeof p, "process.rlimits[%zu]", i);
+		strf(p, sizeof p, "process.rlimits[%zu]", i);
 		if (cfg_want(e, JSON_OBJECT, p) < 0)
 			return -1;
 		if (!(t = json_get(e, "type")))
@@ -1146,10 +1328,10 @@ static int cfg_rlimits(struct arena *a, struct sb_config *c, const struct json *
 		for (j = 0; j < i; j++)
 			if (r[j].resource == r[i].resource)
 				return err_set("%s: duplicate rlimit \"%s\"", p, t->str);
-		snprintf(p, sizeof p, "process.rlimits[%zu].soft", i);
+		strf(p, sizeof p, "process.rlimits[%zu].soft", i);
 		if (!(t = json_get(e, "soft")) || cfg_u64(t, p, &r[i].soft) < 0)
 			return t ? -1 : err_set("%s: missing", p);
-		snprintf(p, sizeof p, "process.rlimits[%zu].hard", i);
+		strf(p, sizeof p, "process.rlimits[%zu].hard", i);
 		if (!(t = json_get(e, "hard")) || cfg_u64(t, p, &r[i].hard) < 0)
 			return t ? -1 : err_set("%s: missing", p);
 		if (r[i].soft > r[i].hard)
@@ -1184,7 +1366,7 @@ static int cfg_user(struct arena *a, struct sb_config *c, const struct json *v)
 		if (!(pr->gids = arena_alloc(a, (t->n + 1) * sizeof *pr->gids)))
 			return -1;
 		for (e = t->child; e; e = e->next, i++) {
-			snprintf(p, sizeof p, "process.user.additionalGids[%zu]", i);
+			strf(p, sizeof p, "process.user.additionalGids[%zu]", i);
 			if (cfg_u32(e, p, &pr->gids[i]) < 0)
 				return -1;
 		}
@@ -1279,7 +1461,7 @@ static int cfg_mount_options(struct arena *a, struct sb_mount *m,
 	if (cfg_want(v, JSON_ARRAY, path) < 0)
 		return -1;
 	for (e = v->child; e; e = e->next, i++) {
-		snprintf(p, sizeof p, "%s[%zu]", path, i);
+		strf(p, sizeof p, "%s[%zu]", path, i);
 		if (!cfg_str(e, p))
 			goto fail;
 		for (k = 0; k < LEN(mount_opts); k++)
@@ -1344,25 +1526,25 @@ static int cfg_mounts(struct arena *a, struct sb_config *c, const struct json *v
 		return -1;
 	for (e = v->child; e; e = e->next, i++) {
 		m = &c->mounts[i];
-		snprintf(p, sizeof p, "mounts[%zu]", i);
+		strf(p, sizeof p, "mounts[%zu]", i);
 		if (cfg_want(e, JSON_OBJECT, p) < 0)
 			return -1;
-		snprintf(q, sizeof q, "%s.destination", p);
+		strf(q, sizeof q, "%s.destination", p);
 		if (!(t = json_get(e, "destination")))
 			return err_set("%s: missing", q);
 		if (!(m->destination = cfg_str(t, q)))
 			return -1;
 		if (!*m->destination)
 			return err_set("%s: empty", q);
-		snprintf(q, sizeof q, "%s.type", p);
+		strf(q, sizeof q, "%s.type", p);
 		if ((t = json_get(e, "type")) && t->type != JSON_NULL &&
 		    !(m->type = cfg_str(t, q)))
 			return -1;
-		snprintf(q, sizeof q, "%s.source", p);
+		strf(q, sizeof q, "%s.source", p);
 		if ((t = json_get(e, "source")) && t->type != JSON_NULL &&
 		    !(m->source = cfg_str(t, q)))
 			return -1;
-		snprintf(q, sizeof q, "%s.options", p);
+		strf(q, sizeof q, "%s.options", p);
 		if ((t = json_get(e, "options")) && t->type != JSON_NULL &&
 		    cfg_mount_options(a, m, t, q) < 0)
 			return -1;
@@ -1383,7 +1565,7 @@ static int cfg_mounts(struct arena *a, struct sb_config *c, const struct json *v
 
 			if (!s)
 				return -1;
-			snprintf(s, n, "%s/%s", c->bundle, m->source);
+			strf(s, n, "%s/%s", c->bundle, m->source);
 			m->source = s;
 		}
 	}
@@ -1410,26 +1592,26 @@ static int cfg_hooks(struct arena *a, struct sb_config *c, const struct json *v)
 		c->hooks[hook_names[k].kind] = h;
 		c->nhooks[hook_names[k].kind] = list->n;
 		for (e = list->child, i = 0; e; e = e->next, i++, h++) {
-			snprintf(p, sizeof p, "%s[%zu]", hook_names[k].path, i);
+			strf(p, sizeof p, "%s[%zu]", hook_names[k].path, i);
 			if (cfg_want(e, JSON_OBJECT, p) < 0)
 				return -1;
-			snprintf(q, sizeof q, "%s.path", p);
+			strf(q, sizeof q, "%s.path", p);
 			if (!(t = json_get(e, "path")))
 				return err_set("%s: missing", q);
 			if (!(h->path = cfg_str(t, q)))
 				return -1;
 			if (h->path[0] != '/')
 				return err_set("%s: \"%s\" is not an absolute path", q, h->path);
-			snprintf(q, sizeof q, "%s.args", p);
+			strf(q, sizeof q, "%s.args", p);
 			if ((t = json_get(e, "args")) && t->type != JSON_NULL &&
 			    !(h->args = cfg_strv(a, t, q, NULL)))
 				return -1;
-			snprintf(q, sizeof q, "%s.env", p);
+			strf(q, sizeof q, "%s.env", p);
 			if ((t = json_get(e, "env")) && t->type != JSON_NULL &&
 			    !(h->env = cfg_strv(a, t, q, NULL)))
 				return -1;
 			h->timeout = SB_UNSET;
-			snprintf(q, sizeof q, "%s.timeout", p);
+			strf(q, sizeof q, "%s.timeout", p);
 			if ((t = json_get(e, "timeout")) && t->type != JSON_NULL &&
 			    cfg_int(t, q, 1, INT32_MAX, &h->timeout) < 0)
 				return -1;
@@ -1447,7 +1629,7 @@ static int cfg_namespaces(struct sb_config *c, const struct json *v)
 	if (cfg_want(v, JSON_ARRAY, "linux.namespaces") < 0)
 		return -1;
 	for (e = v->child; e; e = e->next, i++) {
-		snprintf(p, sizeof p, "linux.namespaces[%zu]", i);
+		strf(p, sizeof p, "linux.namespaces[%zu]", i);
 		if (cfg_want(e, JSON_OBJECT, p) < 0)
 			return -1;
 		if (!(t = json_get(e, "type")))
@@ -1464,7 +1646,7 @@ static int cfg_namespaces(struct sb_config *c, const struct json *v)
 			return err_set("%s: namespace \"%s\" listed twice", p, t->str);
 		c->ns[k].enabled = 1;
 		if ((t = json_get(e, "path")) && t->type != JSON_NULL) {
-			snprintf(p, sizeof p, "linux.namespaces[%zu].path", i);
+			strf(p, sizeof p, "linux.namespaces[%zu].path", i);
 			if (!(c->ns[k].path = cfg_str(t, p)))
 				return -1;
 			if (c->ns[k].path[0] != '/')
@@ -1491,7 +1673,7 @@ static struct sb_idmap *cfg_idmaps(struct arena *a, const struct json *v,
 		return NULL;
 	for (e = v->child; e; e = e->next, i++) {
 		for (k = 0; k < 3; k++) {
-			snprintf(p, sizeof p, "%s[%zu].%s", path, i, keys[k]);
+			strf(p, sizeof p, "%s[%zu].%s", path, i, keys[k]);
 			if (!(t = json_get(e, keys[k]))) {
 				err_set("%s: missing", p);
 				return NULL;
@@ -1520,17 +1702,17 @@ static int cfg_devices(struct arena *a, struct sb_config *c, const struct json *
 	if (!(d = c->devices = arena_alloc(a, (v->n + 1) * sizeof *d)))
 		return -1;
 	for (e = v->child; e; e = e->next, i++, d++) {
-		snprintf(p, sizeof p, "linux.devices[%zu]", i);
+		strf(p, sizeof p, "linux.devices[%zu]", i);
 		if (cfg_want(e, JSON_OBJECT, p) < 0)
 			return -1;
-		snprintf(q, sizeof q, "%s.path", p);
+		strf(q, sizeof q, "%s.path", p);
 		if (!(t = json_get(e, "path")))
 			return err_set("%s: missing", q);
 		if (!(d->path = cfg_str(t, q)))
 			return -1;
 		if (d->path[0] != '/')
 			return err_set("%s: \"%s\" is not an absolute path", q, d->path);
-		snprintf(q, sizeof q, "%s.type", p);
+		strf(q, sizeof q, "%s.type", p);
 		if (!(t = json_get(e, "type")))
 			return err_set("%s: missing", q);
 		if (!cfg_str(t, q))
@@ -1540,31 +1722,31 @@ static int cfg_devices(struct arena *a, struct sb_config *c, const struct json *
 		d->type = t->str[0];
 		d->major = d->minor = 0;
 		if (d->type != 'p') {
-			snprintf(q, sizeof q, "%s.major", p);
+			strf(q, sizeof q, "%s.major", p);
 			if (!(t = json_get(e, "major")))
 				return err_set("%s: missing", q);
 			if (cfg_int(t, q, 0, 0xfff, &d->major) < 0)
 				return -1;
-			snprintf(q, sizeof q, "%s.minor", p);
+			strf(q, sizeof q, "%s.minor", p);
 			if (!(t = json_get(e, "minor")))
 				return err_set("%s: missing", q);
 			if (cfg_int(t, q, 0, 0xfffff, &d->minor) < 0)
 				return -1;
 		}
-		snprintf(q, sizeof q, "%s.fileMode", p);
+		strf(q, sizeof q, "%s.fileMode", p);
 		if ((t = json_get(e, "fileMode")) && t->type != JSON_NULL) {
 			if (cfg_int(t, q, 0, 07777, &x) < 0)
 				return -1;
 			d->mode = (uint32_t)x;
 			d->has_mode = 1;
 		}
-		snprintf(q, sizeof q, "%s.uid", p);
+		strf(q, sizeof q, "%s.uid", p);
 		if ((t = json_get(e, "uid")) && t->type != JSON_NULL) {
 			if (cfg_u32(t, q, &d->uid) < 0)
 				return -1;
 			d->has_uid = 1;
 		}
-		snprintf(q, sizeof q, "%s.gid", p);
+		strf(q, sizeof q, "%s.gid", p);
 		if ((t = json_get(e, "gid")) && t->type != JSON_NULL) {
 			if (cfg_u32(t, q, &d->gid) < 0)
 				return -1;
@@ -1589,16 +1771,16 @@ static int cfg_devrules(struct arena *a, struct sb_resources *r, const struct js
 		return -1;
 	r->has_devices = 1;
 	for (e = v->child; e; e = e->next, i++, d++) {
-		snprintf(p, sizeof p, "linux.resources.devices[%zu]", i);
+		strf(p, sizeof p, "linux.resources.devices[%zu]", i);
 		if (cfg_want(e, JSON_OBJECT, p) < 0)
 			return -1;
-		snprintf(q, sizeof q, "%s.allow", p);
+		strf(q, sizeof q, "%s.allow", p);
 		if (!(t = json_get(e, "allow")))
 			return err_set("%s: missing", q);
 		if (cfg_bool(t, q, &d->allow) < 0)
 			return -1;
 		d->type = 'a';
-		snprintf(q, sizeof q, "%s.type", p);
+		strf(q, sizeof q, "%s.type", p);
 		if ((t = json_get(e, "type")) && t->type != JSON_NULL) {
 			if (!cfg_str(t, q))
 				return -1;
@@ -1607,16 +1789,16 @@ static int cfg_devrules(struct arena *a, struct sb_resources *r, const struct js
 			d->type = t->str[0];
 		}
 		d->major = d->minor = -1;
-		snprintf(q, sizeof q, "%s.major", p);
+		strf(q, sizeof q, "%s.major", p);
 		if ((t = json_get(e, "major")) && t->type != JSON_NULL &&
 		    cfg_int(t, q, -1, 0xfff, &d->major) < 0)
 			return -1;
-		snprintf(q, sizeof q, "%s.minor", p);
+		strf(q, sizeof q, "%s.minor", p);
 		if ((t = json_get(e, "minor")) && t->type != JSON_NULL &&
 		    cfg_int(t, q, -1, 0xfffff, &d->minor) < 0)
 			return -1;
 		strcpy(d->access, "rwm");
-		snprintf(q, sizeof q, "%s.access", p);
+		strf(q, sizeof q, "%s.access", p);
 		if ((t = json_get(e, "access")) && t->type != JSON_NULL) {
 			if (!(s = cfg_str(t, q)))
 				return -1;
@@ -1638,7 +1820,7 @@ static int cfg_res_int(const struct json *obj, const char *key, const char *path
 	*out = SB_UNSET;
 	if (!t || t->type == JSON_NULL)
 		return 0;
-	snprintf(p, sizeof p, "%s.%s", path, key);
+	strf(p, sizeof p, "%s.%s", path, key);
 	return cfg_int(t, p, min, max, out);
 }
 
@@ -1784,14 +1966,14 @@ static int cfg_time_offsets(struct sb_config *c, const struct json *v)
 	for (k = 0; k < 2; k++) {
 		if (!(o = json_get(v, clocks[k])) || o->type == JSON_NULL)
 			continue;
-		snprintf(p, sizeof p, "linux.timeOffsets.%s", clocks[k]);
+		strf(p, sizeof p, "linux.timeOffsets.%s", clocks[k]);
 		if (cfg_want(o, JSON_OBJECT, p) < 0)
 			return -1;
-		snprintf(p, sizeof p, "linux.timeOffsets.%s.secs", clocks[k]);
+		strf(p, sizeof p, "linux.timeOffsets.%s.secs", clocks[k]);
 		if ((t = json_get(o, "secs")) &&
 		    cfg_int(t, p, INT32_MIN, INT32_MAX, &c->time_offset[k][0]) < 0)
 			return -1;
-		snprintf(p, sizeof p, "linux.timeOffsets.%s.nanosecs", clocks[k]);
+		strf(p, sizeof p, "linux.timeOffsets.%s.nanosecs", clocks[k]);
 		if ((t = json_get(o, "nanosecs")) &&
 		    cfg_int(t, p, 0, 999999999, &c->time_offset[k][1]) < 0)
 			return -1;
@@ -1963,7 +2145,7 @@ static int cfg_root(struct arena *a, struct sb_config *c, const struct json *v)
 	n = strlen(c->bundle) + strlen(path) + 2;
 	if (!(s = arena_alloc(a, n)))
 		return -1;
-	snprintf(s, n, "%s/%s", c->bundle, path);
+	strf(s, n, "%s/%s", c->bundle, path);
 	c->root = s;
 	return 0;
 }
@@ -2040,7 +2222,7 @@ struct sb_config *sb_config_load(const char *bundle)
 		err_sys("bundle %s", bundle);
 		return NULL;
 	}
-	snprintf(path, sizeof path, "%s/config.json", dir);
+	strf(path, sizeof path, "%s/config.json", dir);
 	if (!(text = read_file(path, SB_CONFIG_MAX, &len)))
 		return NULL;
 	c = sb_config_parse(text, len, dir);
@@ -2130,7 +2312,7 @@ static unsigned cg_v1_bits(const char *opts)
 	unsigned bits = 0;
 	int k;
 
-	snprintf(tmp, sizeof tmp, "%s", opts);
+	strf(tmp, sizeof tmp, "%s", opts);
 	for (tok = strtok_r(tmp, ",", &save); tok; tok = strtok_r(NULL, ",", &save))
 		for (k = 0; k < CG_NCTL; k++)
 			if (!strcmp(tok, cg_v1name[k]))
@@ -2144,7 +2326,7 @@ static char *cg_v1_opts(const char *super)
 	struct buf b = {0};
 	char tmp[256], *tok, *save;
 
-	snprintf(tmp, sizeof tmp, "%s", super);
+	strf(tmp, sizeof tmp, "%s", super);
 	for (tok = strtok_r(tmp, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
 		if (!strcmp(tok, "rw") || !strcmp(tok, "ro"))
 			continue;
@@ -2250,7 +2432,7 @@ static int cg_discover(struct cg *cg)
 	if (pathf(path, sizeof path, "%s/cgroup.controllers", cg->h[cg->v2].mnt) < 0 ||
 	    !(text = read_file(path, 4096, NULL)))
 		return -1;
-	snprintf(cg->v2list, sizeof cg->v2list, "%s", text);
+	strf(cg->v2list, sizeof cg->v2list, "%s", text);
 	for (tok = strtok_r(text, " \n", &save); tok; tok = strtok_r(NULL, " \n", &save))
 		for (k = 0; k < CG_NCTL; k++)
 			if (cg_v2name[k] && !strcmp(tok, cg_v2name[k]))
@@ -2310,7 +2492,7 @@ static int cg_unified_ctl(const char *key, char *name, size_t n)
 {
 	const char *dot = strchr(key, '.');
 
-	snprintf(name, n, "%.*s", (int)(dot - key), key);
+	strf(name, n, "%.*s", (int)(dot - key), key);
 	return strcmp(name, "cgroup") ? 0 : -1;
 }
 
@@ -2430,7 +2612,7 @@ static int cg_enable(const char *dir, const char *names)
 	if (pathf(path, sizeof path, "%s/cgroup.subtree_control", dir) < 0 ||
 	    !(have = read_file(path, 4096, NULL)))
 		return -1;
-	snprintf(list, sizeof list, "%s", names);
+	strf(list, sizeof list, "%s", names);
 	for (tok = strtok_r(list, " ", &save); tok; tok = strtok_r(NULL, " ", &save)) {
 		if (cg_word_in(have, tok))
 			continue;
@@ -2620,7 +2802,7 @@ static int cg_write(const struct cg *cg, int ctl, const char *file, const char *
 	va_list ap;
 
 	va_start(ap, fmt);
-	vsnprintf(val, sizeof val, fmt, ap);
+	vstrf(val, sizeof val, fmt, ap);
 	va_end(ap);
 	if (pathf(path, sizeof path, "%s/%s", cg->h[cg->where[ctl]].dir, file) < 0 ||
 	    write_file(path, val) < 0)
@@ -2739,13 +2921,13 @@ static void cg_devrule_text(const struct sb_devrule *d, char *out, size_t n)
 	char maj[24] = "*", min[24] = "*";
 
 	if (d->major >= 0)
-		snprintf(maj, sizeof maj, "%lld", (long long)d->major);
+		strf(maj, sizeof maj, "%lld", (long long)d->major);
 	if (d->minor >= 0)
-		snprintf(min, sizeof min, "%lld", (long long)d->minor);
+		strf(min, sizeof min, "%lld", (long long)d->minor);
 	if (d->type == 'a')
-		snprintf(out, n, "a");
+		strf(out, n, "a");
 	else
-		snprintf(out, n, "%c %s:%s %s", d->type, maj, min, d->access);
+		strf(out, n, "%c %s:%s %s", d->type, maj, min, d->access);
 }
 
 /* All device rules in order: the config's, the defaults, then one per
@@ -2872,7 +3054,7 @@ static long long cg_oom_kills(const struct cg *cg)
 	    !(text = read_file(path, 65536, NULL)))
 		return 0;
 	if ((p = strstr(text, "oom_kill ")))
-		n = strtoll(p + 9, NULL, 10);
+		n = (long long)dec(p + 9, NULL);
 	free(text);
 	return n;
 }
@@ -3014,7 +3196,7 @@ static int mnt_no_openat2; /* set when the kernel lacks it (ENOSYS) */
 
 static const char *fd_path(int fd, char *buf, size_t n)
 {
-	snprintf(buf, n, "/proc/self/fd/%d", fd);
+	strf(buf, n, "/proc/self/fd/%d", fd);
 	return buf;
 }
 
@@ -3350,7 +3532,7 @@ static int mnt_strip_word(const char *data, const char *word, char *out, size_t 
 	*out = 0;
 	if (!data)
 		return 0;
-	snprintf(tmp, sizeof tmp, "%s", data);
+	strf(tmp, sizeof tmp, "%s", data);
 	for (tok = strtok_r(tmp, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
 		if (!strcmp(tok, word)) {
 			found = 1;
@@ -3511,7 +3693,7 @@ static int mnt_mknod(const struct mnt_ctx *x, const char *path, mode_t mode,
 	struct stat st;
 	int dfd, fd, r;
 
-	snprintf(dir, sizeof dir, "%s", path);
+	strf(dir, sizeof dir, "%s", path);
 	*strrchr(dir, '/') = 0;
 	name = strrchr(path, '/') + 1;
 	if ((dfd = mnt_mkpath(x->rootfd, *dir ? dir : "/", 0, 0)) < 0)
@@ -3543,7 +3725,7 @@ static int mnt_symlink(const struct mnt_ctx *x, const char *target, const char *
 	const char *name = strrchr(path, '/') + 1;
 	int dfd, r;
 
-	snprintf(dir, sizeof dir, "%s", path);
+	strf(dir, sizeof dir, "%s", path);
 	*strrchr(dir, '/') = 0;
 	if ((dfd = mnt_mkpath(x->rootfd, dir, 0, 0)) < 0)
 		return err_sys("symlink %s", path);
@@ -3574,7 +3756,7 @@ static int mnt_devices(const struct mnt_ctx *x)
 	int devpts = 0;
 
 	for (i = 0; i < LEN(defaults); i++) {
-		snprintf(path, sizeof path, "/dev/%s", defaults[i].name);
+		strf(path, sizeof path, "/dev/%s", defaults[i].name);
 		if (mnt_mknod(x, path, S_IFCHR | 0666,
 		    makedev(defaults[i].maj, defaults[i].min), path) < 0)
 			return -1;
@@ -3586,7 +3768,7 @@ static int mnt_devices(const struct mnt_ctx *x)
 		char hostp[PATH_MAX];
 		int dfd;
 
-		snprintf(hostp, sizeof hostp, "%s", d->path);
+		strf(hostp, sizeof hostp, "%s", d->path);
 		if (mnt_mknod(x, d->path, type | perm,
 		    makedev((unsigned)d->major, (unsigned)d->minor), hostp) < 0)
 			return err_ctx("linux.devices[%zu]", i);
@@ -3769,7 +3951,7 @@ static int mnt_sysctl(const struct sb_config *c)
 	size_t i;
 
 	for (i = 0; i < c->nsysctl; i++) {
-		snprintf(path, sizeof path, "/proc/sys/%s", c->sysctl[i].key);
+		strf(path, sizeof path, "/proc/sys/%s", c->sysctl[i].key);
 		for (p = path + 10; *p; p++)
 			if (*p == '.')
 				*p = '/';
@@ -3904,7 +4086,7 @@ static int proc_oom_score(const struct sb_process *p)
 
 	if (p->oom_score_adj == SB_UNSET)
 		return 0;
-	snprintf(v, sizeof v, "%lld", (long long)p->oom_score_adj);
+	strf(v, sizeof v, "%lld", (long long)p->oom_score_adj);
 	if (write_file("/proc/self/oom_score_adj", v) < 0)
 		return err_ctx("process.oomScoreAdj");
 	return 0;
@@ -3980,7 +4162,7 @@ static int proc_lsm(const struct sb_process *p)
 	char v[512];
 
 	if (p->apparmor) {
-		snprintf(v, sizeof v, "exec %s", p->apparmor);
+		strf(v, sizeof v, "exec %s", p->apparmor);
 		if (write_file("/proc/self/attr/apparmor/exec", v) < 0 &&
 		    write_file("/proc/self/attr/exec", v) < 0)
 			return err_ctx("process.apparmorProfile");
@@ -4036,7 +4218,7 @@ static int proc_find(const char *file, const char *const *env, char *out, size_t
 	struct stat st;
 
 	if (strchr(file, '/')) {
-		snprintf(out, n, "%s", file);
+		strf(out, n, "%s", file);
 		return 0;
 	}
 	for (; env && *env; env++)
@@ -4046,7 +4228,7 @@ static int proc_find(const char *file, const char *const *env, char *out, size_t
 		q = strchr(p, ':');
 		if (!q)
 			q = p + strlen(p);
-		snprintf(out, n, "%.*s%s%s", (int)(q - p), p, q > p ? "/" : "", file);
+		strf(out, n, "%.*s%s%s", (int)(q - p), p, q > p ? "/" : "", file);
 		if (stat(out, &st) == 0 && S_ISREG(st.st_mode)) {
 			if (access(out, X_OK) == 0)
 				return 0;
@@ -4140,46 +4322,71 @@ static void state_remove(const char *dir)
 	size_t i;
 
 	for (i = 0; i < LEN(files); i++) {
-		snprintf(path, sizeof path, "%s/%s", dir, files[i]);
+		strf(path, sizeof path, "%s/%s", dir, files[i]);
 		unlink(path);
 	}
 	rmdir(dir);
 }
 
+/* Now as RFC 3339 in UTC, e.g. 2026-11-26T17:35:06.606478732Z: the date
+ * from the day count by Howard Hinnant's civil_from_days, in integers. */
 static void rfc3339_now(char *out, size_t n)
 {
 	struct timespec ts;
-	struct tm tm;
-	char sec[32];
+	long long z, era, doe, yoe, y, doy, mp, d, m, sec;
 
 	clock_gettime(CLOCK_REALTIME, &ts);
-	gmtime_r(&ts.tv_sec, &tm);
-	strftime(sec, sizeof sec, "%Y-%m-%dT%H:%M:%S", &tm);
-	if (snprintf(out, n, "%s.%09ldZ", sec, ts.tv_nsec) < 0)
-		*out = 0;
+	z = (long long)ts.tv_sec / 86400 + 719468;
+	sec = (long long)ts.tv_sec % 86400;
+	era = (z >= 0 ? z : z - 146096) / 146097;
+	doe = z - era * 146097;
+	yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+	y = yoe + era * 400;
+	doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+	mp = (5 * doy + 2) / 153;
+	d = doy - (153 * mp + 2) / 5 + 1;
+	m = mp < 10 ? mp + 3 : mp - 9;
+	strf(out, n, "%04lld-%02lld-%02lldT%02lld:%02lld:%02lld.%09ldZ", y + (m <= 2), m, d,
+	    sec / 3600, sec / 60 % 60, sec % 60, (long)ts.tv_nsec);
 }
 
-/* /proc/PID/stat: the state letter (field 3) and the start time (field
- * 22), read after the parenthesised name, which may hold anything. */
-static int proc_stat(pid_t pid, char *st, unsigned long long *start)
+/* A /proc/PID/stat text: the state letter (field 3) and the start time
+ * (field 22), read after the parenthesised name, which may hold anything. */
+static int proc_stat_parse(char *text, char *st, unsigned long long *start)
 {
-	char path[64], *text, *p;
+	char *p = strrchr(text, ')');
 	int field;
 
-	snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
-	if (!(text = read_file(path, 4096, NULL)))
-		return -1;
 	*st = '?';
 	*start = 0;
-	if ((p = strrchr(text, ')')) && p[1] == ' ') {
-		*st = p[2];
-		for (field = 2; field < 22 && (p = strchr(p + 1, ' ')); field++)
-			;
-		if (p)
-			*start = strtoull(p + 1, NULL, 10);
-	}
+	if (!p || p[1] != ' ')
+		return -1;
+	*st = p[2];
+	for (field = 2; field < 22 && (p = strchr(p + 1, ' ')); field++)
+		;
+	if (p)
+		*start = dec(p + 1, NULL);
+	return p ? 0 : -1;
+}
+
+static int proc_stat_at(int dir, const char *path, char *st, unsigned long long *start)
+{
+	char *text = read_file_at(dir, path, 4096, NULL);
+	int rc;
+
+	if (!text)
+		return -1;
+	rc = proc_stat_parse(text, st, start);
 	free(text);
-	return 0;
+	return rc;
+}
+
+static int proc_stat(pid_t pid, char *st, unsigned long long *start)
+{
+	char path[64];
+
+	strf(path, sizeof path, "/proc/%d/stat", (int)pid);
+	return proc_stat_at(AT_FDCWD, path, st, start);
 }
 
 /* Whether pid is still the process that was started: not gone, not a
@@ -4476,7 +4683,7 @@ static void hooks_run_warn(const struct sb_config *c, int kind, const char *stat
 
 	for (i = 0; i < c->nhooks[kind]; i++)
 		if (hook_run(&c->hooks[kind][i], state) < 0)
-			fprintf(stderr, "sandbox: warning: hooks.%s[%zu]: %s\n",
+			say(2, "sandbox: warning: hooks.%s[%zu]: %s\n",
 			    hook_kind_names[kind], i, sb_error());
 }
 
@@ -4802,7 +5009,7 @@ static int ns_write_time_offsets(const struct sb_config *c)
 {
 	char v[128];
 
-	snprintf(v, sizeof v, "monotonic %lld %lld\nboottime %lld %lld\n",
+	strf(v, sizeof v, "monotonic %lld %lld\nboottime %lld %lld\n",
 	    (long long)c->time_offset[0][0], (long long)c->time_offset[0][1],
 	    (long long)c->time_offset[1][0], (long long)c->time_offset[1][1]);
 	if (write_file("/proc/self/timens_offsets", v) < 0)
@@ -4845,7 +5052,7 @@ static int spawn_cap_last(void)
 	int last = (int)LEN(cap_names) - 1;
 
 	if (s) {
-		last = atoi(s);
+		last = (int)dec(s, NULL);
 		free(s);
 	}
 	if (last < 0 || last > 63)
@@ -5068,7 +5275,7 @@ static void spawn_keyring(const struct spawn *s)
 
 	if (s->no_keyring)
 		return;
-	snprintf(name, sizeof name, "_ses.%s", s->id);
+	strf(name, sizeof name, "_ses.%s", s->id);
 	if (syscall(SYS_keyctl, 1 /* KEYCTL_JOIN_SESSION_KEYRING */, name) < 0)
 		dbg("no session keyring of its own: %s", strerror(errno));
 }
@@ -5159,7 +5366,7 @@ static void spawn_init(struct spawn *s)
 		if (msg_send(s->sync, MSG_ENV, 0, NULL) < 0 ||
 		    spawn_wait_msg(s->sync, MSG_HOOKED, &m) < 0)
 			_exit(125);
-		s->host_pid = atoi(m.text);
+		s->host_pid = (pid_t)dec(m.text, NULL);
 		if (spawn_hooks_inside(s, SB_HOOK_CREATE_CONTAINER, "creating") < 0)
 			spawn_die(s->sync, 125);
 		break;
@@ -5175,7 +5382,7 @@ static void spawn_init(struct spawn *s)
 	}
 	if (msg_send(s->sync, MSG_READY, 0, NULL) < 0 || msg_recv(s->sync, &m, NULL) <= 0)
 		_exit(125);
-	s->host_pid = atoi(m.text);
+	s->host_pid = (pid_t)dec(m.text, NULL);
 	if (m.type == MSG_WAIT) {
 		/* created: `start` connects; its connection is our sync now */
 		close(s->sync);
@@ -5274,7 +5481,7 @@ static void spawn_helper(struct spawn *s)
 	}
 	if (init == 0)
 		spawn_init(s);
-	snprintf(pid, sizeof pid, "%d", (int)init);
+	strf(pid, sizeof pid, "%d", (int)init);
 	msg_send(s->sync, MSG_PID, 0, pid);
 	_exit(0);
 }
@@ -5332,7 +5539,7 @@ static void spawn_exec_helper(struct spawn *s)
 	}
 	if (e == 0)
 		spawn_exec_process(s);
-	snprintf(pid, sizeof pid, "%d", (int)e);
+	strf(pid, sizeof pid, "%d", (int)e);
 	msg_send(s->sync, MSG_PID, 0, pid);
 	_exit(0);
 }
@@ -5352,7 +5559,7 @@ static int spawn_write_maps(pid_t pid, const struct sb_config *c)
 			    maps[k][i].host_id, maps[k][i].size);
 		if (b.oom)
 			return buf_free(&b), err_set("out of memory");
-		snprintf(path, sizeof path, "/proc/%d/%s", (int)pid, file[k]);
+		strf(path, sizeof path, "/proc/%d/%s", (int)pid, file[k]);
 		if (write_file(path, b.p) < 0) {
 			buf_free(&b);
 			return err_ctx(k ? "linux.gidMappings" : "linux.uidMappings");
@@ -5368,7 +5575,7 @@ static int spawn_join(struct spawn *s, pid_t pid, int v2)
 	char v[24];
 	int i, rc = 0;
 
-	snprintf(v, sizeof v, "%d", (int)pid);
+	strf(v, sizeof v, "%d", (int)pid);
 	if (v2)
 		return write(s->v2procs, v, strlen(v)) < 0 ?
 		    err_sys("move the container into its cgroup") : 0;
@@ -5394,7 +5601,7 @@ static int spawn_runtime_hooks(struct spawn *s)
 	if (rc == 0)
 		rc = hooks_run(s->c, SB_HOOK_CREATE_RUNTIME, state);
 	free(state);
-	snprintf(pid, sizeof pid, "%d", (int)s->pid);
+	strf(pid, sizeof pid, "%d", (int)s->pid);
 	if (rc == 0 && msg_send(s->sync, MSG_HOOKED, 0, pid) < 0)
 		rc = err_sys("write to container");
 	return rc;
@@ -5524,9 +5731,9 @@ static int cg_systemd_path(const char *spec, const char *id, char *out, size_t n
 		return err_set("--systemd-cgroup: sandbox does not talk to systemd; use cgroupfs paths");
 	if (!(c1 = strchr(spec, ':')) || !(c2 = strchr(c1 + 1, ':')))
 		return err_set("linux.cgroupsPath: \"%s\" is not slice:prefix:name", spec);
-	snprintf(slice, sizeof slice, "%.*s", (int)(c1 - spec), spec);
-	snprintf(prefix, sizeof prefix, "%.*s", (int)(c2 - c1 - 1), c1 + 1);
-	snprintf(name, sizeof name, "%s", *(c2 + 1) ? c2 + 1 : id);
+	strf(slice, sizeof slice, "%.*s", (int)(c1 - spec), spec);
+	strf(prefix, sizeof prefix, "%.*s", (int)(c2 - c1 - 1), c1 + 1);
+	strf(name, sizeof name, "%s", *(c2 + 1) ? c2 + 1 : id);
 	if (!*slice)
 		strcpy(slice, "system.slice");
 	/* "a-b-c.slice" lives in a.slice/a-b.slice/a-b-c.slice */
@@ -5571,7 +5778,7 @@ static void spawn_report_oom(const struct spawn *s)
 	long long n = cg_oom_kills(&s->cg);
 
 	if (n > 0)
-		fprintf(stderr, "sandbox: %s: the kernel's OOM killer ended %lld process%s: memory limit %lld bytes\n",
+		say(2, "sandbox: %s: the kernel's OOM killer ended %lld process%s: memory limit %lld bytes\n",
 		    s->id, n, n == 1 ? "" : "es", (long long)s->c->res.mem_limit);
 }
 
@@ -5615,7 +5822,7 @@ static int write_pid_file(const char *path, pid_t pid)
 
 	if (!path)
 		return 0;
-	snprintf(v, sizeof v, "%d", (int)pid);
+	strf(v, sizeof v, "%d", (int)pid);
 	return install_file(path, v, strlen(v), 0644) < 0 ? err_ctx("--pid-file") : 0;
 }
 
@@ -5696,7 +5903,7 @@ static int state_from_spawn(struct state *st, const struct spawn *s, const char 
 	int i;
 
 	memset(st, 0, sizeof *st);
-	snprintf(st->dir, sizeof st->dir, "%s", s->dir);
+	strf(st->dir, sizeof st->dir, "%s", s->dir);
 	rfc3339_now(created, sizeof created);
 	proc_stat(s->pid, &letter, &st->start_time);
 	st->pid = s->pid;
@@ -5794,7 +6001,7 @@ static int run_container(struct spawn *s, const char *root, int systemd,
 
 	if ((lock = spawn_create(s, root, systemd, text, len, &st)) < 0)
 		return -1;
-	snprintf(pid, sizeof pid, "%d", (int)s->pid);
+	strf(pid, sizeof pid, "%d", (int)s->pid);
 	if (msg_send(s->sync, MSG_GO, 0, pid) < 0 ||
 	    spawn_until_exec(s->sync, &s->exit_hint) < 0) {
 		if (errno == EPIPE || !*err_buf)
@@ -5806,7 +6013,7 @@ static int run_container(struct spawn *s, const char *root, int systemd,
 	s->sync = -1;
 	st.started = 1;
 	if (state_save(&st) < 0)
-		fprintf(stderr, "sandbox: warning: %s: %s\n", s->id, sb_error());
+		say(2, "sandbox: warning: %s: %s\n", s->id, sb_error());
 	close(lock);
 	if ((state = spawn_hook_state(s, "running"))) {
 		s->host_pid = s->pid;
@@ -5824,7 +6031,7 @@ static int run_container(struct spawn *s, const char *root, int systemd,
 	if ((lock = state_lock(s->dir)) >= 0)
 		close(lock);
 	if (cg_destroy(&s->cg) < 0)
-		fprintf(stderr, "sandbox: %s: %s\n", s->id, sb_error());
+		say(2, "sandbox: %s: %s\n", s->id, sb_error());
 	if ((state = spawn_hook_state(s, "stopped"))) {
 		hooks_run_warn(s->c, SB_HOOK_POSTSTOP, state);
 		free(state);
@@ -6100,9 +6307,9 @@ static int fail(const char *what)
 {
 	char msg[sizeof err_buf + 300];
 
-	snprintf(msg, sizeof msg, "%s%s%s: %s", prog_cmd, what ? " " : "", what ? what : "",
+	strf(msg, sizeof msg, "%s%s%s: %s", prog_cmd, what ? " " : "", what ? what : "",
 	    sb_error());
-	fprintf(stderr, "sandbox: %s\n", msg);
+	say(2, "sandbox: %s\n", msg);
 	log_line("error", msg);
 	return 1;
 }
@@ -6113,9 +6320,9 @@ static int usage_error(const char *fmt, ...)
 	va_list ap;
 
 	va_start(ap, fmt);
-	vsnprintf(msg, sizeof msg, fmt, ap);
+	vstrf(msg, sizeof msg, fmt, ap);
 	va_end(ap);
-	fprintf(stderr, "sandbox: %s: %s (see sandbox --help)\n", prog_cmd, msg);
+	say(2, "sandbox: %s: %s (see sandbox --help)\n", prog_cmd, msg);
 	log_line("error", msg);
 	return -1;
 }
@@ -6350,7 +6557,7 @@ static int cmd_create_or_run(int argc, char **argv, int i, int mode)
 		char pid[24];
 
 		/* I waits on start.sock from here: R's part is done */
-		snprintf(pid, sizeof pid, "%d", (int)s.pid);
+		strf(pid, sizeof pid, "%d", (int)s.pid);
 		msg_send(s.sync, MSG_WAIT, 0, pid);
 		close(s.sync);
 		state_free(&st);
@@ -6427,7 +6634,7 @@ static int cmd_state(int argc, char **argv, int i)
 	state_free(&st);
 	if (b.oom)
 		return err_set("out of memory"), fail(id);
-	fputs(b.p, stdout);
+	write_all(1, b.p, b.len);
 	buf_free(&b);
 	return 0;
 }
@@ -6439,7 +6646,10 @@ static int sig_from_name(const char *s)
 		{ "TRAP", SIGTRAP }, { "ABRT", SIGABRT }, { "IOT", SIGIOT }, { "BUS", SIGBUS },
 		{ "FPE", SIGFPE }, { "KILL", SIGKILL }, { "USR1", SIGUSR1 }, { "SEGV", SIGSEGV },
 		{ "USR2", SIGUSR2 }, { "PIPE", SIGPIPE }, { "ALRM", SIGALRM }, { "TERM", SIGTERM },
-		{ "STKFLT", SIGSTKFLT }, { "CHLD", SIGCHLD }, { "CONT", SIGCONT }, { "STOP", SIGSTOP },
+#ifdef SIGSTKFLT /* not on MIPS */
+		{ "STKFLT", SIGSTKFLT },
+#endif
+		{ "CHLD", SIGCHLD }, { "CONT", SIGCONT }, { "STOP", SIGSTOP },
 		{ "TSTP", SIGTSTP }, { "TTIN", SIGTTIN }, { "TTOU", SIGTTOU }, { "URG", SIGURG },
 		{ "XCPU", SIGXCPU }, { "XFSZ", SIGXFSZ }, { "VTALRM", SIGVTALRM },
 		{ "PROF", SIGPROF }, { "WINCH", SIGWINCH }, { "IO", SIGIO }, { "POLL", SIGPOLL },
@@ -6598,7 +6808,7 @@ static int cmd_list(int argc, char **argv, int i)
 	if (b.oom)
 		return err_set("out of memory"), fail(NULL);
 	if (b.p)
-		fputs(b.p, stdout);
+		write_all(1, b.p, b.len);
 	buf_free(&b);
 	return 0;
 }
@@ -6635,7 +6845,7 @@ static int ps_table(int argc, char **argv, int i, const pid_t *pids, size_t n)
 		long long pid;
 		size_t j;
 
-		snprintf(copy, sizeof copy, "%s", line);
+		strf(copy, sizeof copy, "%s", line);
 		if (col < 0) {
 			for (c = 0, tok = strtok_r(copy, " \t", &save2); tok;
 			    c++, tok = strtok_r(NULL, " \t", &save2))
@@ -6643,7 +6853,7 @@ static int ps_table(int argc, char **argv, int i, const pid_t *pids, size_t n)
 					col = c;
 			if (col < 0)
 				return buf_free(&out), err_set("ps: no PID column");
-			puts(line);
+			say(1, "%s\n", line);
 			continue;
 		}
 		for (c = 0, tok = strtok_r(copy, " \t", &save2); tok && c < col;
@@ -6653,7 +6863,7 @@ static int ps_table(int argc, char **argv, int i, const pid_t *pids, size_t n)
 			continue;
 		for (j = 0; j < n; j++)
 			if (pids[j] == (pid_t)pid)
-				puts(line);
+				say(1, "%s\n", line);
 	}
 	buf_free(&out);
 	return 0;
@@ -6685,7 +6895,7 @@ static int cmd_ps(int argc, char **argv, int i)
 			buf_printf(&b, "%s%d", k ? "," : "", (int)pids[k]);
 		buf_puts(&b, "]\n");
 		if (!b.oom)
-			fputs(b.p, stdout);
+			write_all(1, b.p, b.len);
 		buf_free(&b);
 		free(pids);
 		return 0;
@@ -6712,7 +6922,7 @@ static int update_move_all(const struct state *st, const char *group)
 	if (pathf(path, sizeof path, "%s/cgroup.procs", group) < 0 || state_pids(st, &pids, &n) < 0)
 		return -1;
 	for (i = 0; i < n && rc == 0; i++) {
-		snprintf(v, sizeof v, "%d", (int)pids[i]);
+		strf(v, sizeof v, "%d", (int)pids[i]);
 		if (write_file(path, v) < 0 && errno != ESRCH)
 			rc = -1;
 	}
@@ -6791,7 +7001,7 @@ static int exec_process(struct arena *a, struct sb_process *p, const struct sb_c
 		const char *colon = strchr(eo->user, ':');
 		char uid[32];
 
-		snprintf(uid, sizeof uid, "%.*s", colon ? (int)(colon - eo->user) : 31, eo->user);
+		strf(uid, sizeof uid, "%.*s", colon ? (int)(colon - eo->user) : 31, eo->user);
 		if (parse_ll(uid, 0, UINT32_MAX, &v) < 0)
 			return err_set("--user %s: a numeric uid[:gid] is needed", eo->user);
 		p->uid = (uint32_t)v;
@@ -6823,28 +7033,22 @@ static int exec_process(struct arena *a, struct sb_process *p, const struct sb_c
  * process, so a pid reused meanwhile cannot redirect the joins. */
 static int exec_target(struct spawn *s, const struct state *st)
 {
-	char path[64], *text, *p, name[32];
+	char path[64], name[32], letter;
 	struct stat mine, theirs;
 	unsigned long long start = 0;
 	int dir, k, rc = -1;
 
-	snprintf(path, sizeof path, "/proc/%d", (int)st->pid);
+	strf(path, sizeof path, "/proc/%d", (int)st->pid);
 	if ((dir = open(path, O_PATH | O_DIRECTORY | O_CLOEXEC)) < 0)
 		return err_set("container \"%s\" is not running", st->id);
-	if ((text = read_file_at(dir, "stat", 4096, NULL)) && (p = strrchr(text, ')'))) {
-		for (k = 2; k < 22 && (p = strchr(p + 1, ' ')); k++)
-			;
-		if (p)
-			start = strtoull(p + 1, NULL, 10);
-	}
-	free(text);
-	if (start != st->start_time) {
+	if (proc_stat_at(dir, "stat", &letter, &start) < 0 || start != st->start_time ||
+	    letter == 'Z') {
 		err_set("container \"%s\" is not running", st->id);
 		goto out;
 	}
 	for (k = 0; k < SB_NS_COUNT; k++) {
-		snprintf(name, sizeof name, "ns/%s", ns_info[k].proc);
-		snprintf(path, sizeof path, "/proc/self/ns/%s", ns_info[k].proc);
+		strf(name, sizeof name, "ns/%s", ns_info[k].proc);
+		strf(path, sizeof path, "/proc/self/ns/%s", ns_info[k].proc);
 		if (fstatat(dir, name, &theirs, 0) < 0 || stat(path, &mine) < 0 ||
 		    mine.st_ino == theirs.st_ino)
 			continue;
@@ -6941,7 +7145,7 @@ static int cmd_exec(int argc, char **argv, int i)
 	}
 	if (spawn_fork(&s, spawn_exec_helper) < 0)
 		goto out;
-	snprintf(pid, sizeof pid, "%d", (int)s.pid);
+	strf(pid, sizeof pid, "%d", (int)s.pid);
 	if (msg_send(s.sync, MSG_GO, 0, pid) < 0 || spawn_until_exec(s.sync, &s.exit_hint) < 0) {
 		spawn_abort(&s);
 		goto out;
@@ -7171,14 +7375,14 @@ static int cmd_features(int argc, char **argv, int i)
 	    access("/sys/fs/selinux/enforce", F_OK) == 0 ? "true" : "false", SB_VERSION);
 	if (b.oom)
 		return err_set("out of memory"), fail(NULL);
-	fputs(b.p, stdout);
+	write_all(1, b.p, b.len);
 	buf_free(&b);
 	return 0;
 }
 
-static void usage(FILE *f)
+static void usage(int fd)
 {
-	fputs("usage: sandbox [global options] command [options] [arguments]\n"
+	write_str(fd, "usage: sandbox [global options] command [options] [arguments]\n"
 	    "\n"
 	    "OCI runtime commands (as runc and crun take them):\n"
 	    "  create [--bundle DIR] [--pid-file F] [--console-socket S] [--preserve-fds N] ID\n"
@@ -7206,7 +7410,7 @@ static void usage(FILE *f)
 	    "\n"
 	    "exit status: 0 success; 1 failure; run and exec in the foreground: the\n"
 	    "program's status (128+N if killed by signal N), 125 if the container could\n"
-	    "not be started, 126 if its program cannot be executed, 127 if not found.\n", f);
+	    "not be started, 126 if its program cannot be executed, 127 if not found.\n");
 }
 
 int sandbox_main(int argc, char **argv)
@@ -7240,15 +7444,15 @@ int sandbox_main(int argc, char **argv)
 		return usage_error("--log-format: text or json, not %s", log_format), 1;
 	cli_log_json = !strcmp(log_format, "json");
 	if (help) {
-		usage(stdout);
+		usage(1);
 		return 0;
 	}
 	if (version) {
-		printf("sandbox version %s\nspec: %s\n", SB_VERSION, SB_OCI_VERSION);
+		say(1, "sandbox version %s\nspec: %s\n", SB_VERSION, SB_OCI_VERSION);
 		return 0;
 	}
 	if (i >= argc) {
-		usage(stderr);
+		usage(2);
 		return 1;
 	}
 	prog_cmd = argv[i];
