@@ -58,9 +58,14 @@ check: build/deps.stamp sandbox
 clean:
 	rm -rf build sandbox
 
-.PHONY: all size deps demo check clean
+.PHONY: all size deps demo check clean units
 
-# Unit tests include sandbox.c itself, to reach its static functions.
-build/unit: tests/unit/unit.c sandbox.c sandbox.h config.h $(TSTAMP)
-	$(TCC) $(CFLAGS) -O1 -I. -isystem $(TKH) -I$(TBEARSSL_INC) -o $@ tests/unit/unit.c \
+# Unit tests include sandbox.c itself, to reach its static functions; they
+# are built for each target too, and run in its VM.
+UNITS = unit seccomp
+$(TOUT)/unit-%: tests/unit/%.c tests/unit/sec_testlib.h sandbox.c sandbox.h config.h $(TSTAMP)
+	$(TCC) $(CFLAGS) -O1 -Wno-format-truncation -I. -isystem $(TKH) -I$(TBEARSSL_INC) -o $@ $< \
 		$(TBEARSSL_LIB) $(LDFLAGS)
+units: $(UNITS:%=$(TOUT)/unit-%) $(TOUT)/sysprobe
+$(TOUT)/sysprobe: tests/tools/sysprobe.c $(TSTAMP)
+	$(TCC) -Os -static -o $@ $<

@@ -574,6 +574,32 @@ static unsigned long long dec(const char *s, const char **end)
 	return v;
 }
 
+static int hexval(int c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+/* A decimal or 0x-hexadecimal number at s, like strtoul(s, end, 0). */
+static unsigned long long num(const char *s, const char **end)
+{
+	unsigned long long v = 0;
+	int h;
+
+	if (s[0] != '0' || (s[1] != 'x' && s[1] != 'X'))
+		return dec(s, end);
+	for (s += 2; (h = hexval((unsigned char)*s)) >= 0; s++)
+		v = v << 4 | (unsigned)h;
+	if (end)
+		*end = s;
+	return v;
+}
+
 /* Parses a whole decimal number in [min, max]. */
 static int parse_ll(const char *s, long long min, long long max, long long *out)
 {
@@ -664,17 +690,6 @@ static void json_ws(struct json_parser *jp)
 	while (jp->p < jp->end && (*jp->p == ' ' || *jp->p == '\t' ||
 	    *jp->p == '\n' || *jp->p == '\r'))
 		jp->p++;
-}
-
-static int hexval(int c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
 }
 
 static long json_hex4(struct json_parser *jp)
@@ -2047,10 +2062,12 @@ static int cfg_paths(const char **v, size_t n, const char *path)
 	return 0;
 }
 
+static int cfg_seccomp(struct arena *a, struct sb_config *c, const struct json *v);
+
 static int cfg_linux(struct arena *a, struct sb_config *c, const struct json *v)
 {
 	static const char *const unsupported[] = {
-		"seccomp", "intelRdt", "personality", "netDevices", "memoryPolicy", NULL
+		"intelRdt", "personality", "netDevices", "memoryPolicy", NULL
 	};
 	struct json *t;
 	const char *s;
@@ -2059,6 +2076,8 @@ static int cfg_linux(struct arena *a, struct sb_config *c, const struct json *v)
 	    cfg_refuse(v, unsupported, "linux") < 0)
 		return -1;
 	if ((t = json_get(v, "namespaces")) && t->type != JSON_NULL && cfg_namespaces(c, t) < 0)
+		return -1;
+	if ((t = json_get(v, "seccomp")) && t->type != JSON_NULL && cfg_seccomp(a, c, t) < 0)
 		return -1;
 	if ((t = json_get(v, "uidMappings")) && t->type != JSON_NULL &&
 	    !(c->uid_map = cfg_idmaps(a, t, "linux.uidMappings", &c->nuid_map)))
@@ -2241,6 +2260,2565 @@ void sb_config_free(struct sb_config *c)
 	/* the arena struct lives in its own arena: copy it out first */
 	a = *(struct arena *)c->priv;
 	arena_free(&a);
+}
+
+/* ========================================================= seccomp === */
+
+/* linux.seccomp (OCI runtime-spec 1.2) compiled to a classic BPF filter
+ * without libseccomp, and a built-in profile with the effect of Docker's.
+ *
+ *   struct sec_profile p;
+ *   sec_parse(a, json, &p)            linux.seccomp into rules (arena a);
+ *                                     errors name the JSON path
+ *   sec_default(a, caps, kver, &p)    Docker's default profile for a
+ *                                     container with these capabilities
+ *   struct sec_prog prog;
+ *   sec_compile(a, &p, &prog)         the BPF program, in arena a (a 32 KB
+ *                                     scratch buffer is malloc'ed and freed)
+ *   sec_install(&prog)                in the container process, last: needs
+ *                                     no_new_privs or CAP_SYS_ADMIN
+ *   sec_index_make(&x); sec_index_find(&x, name, &nr); free(x.at)
+ *                                     this target's number of a syscall
+ *
+ * The program: syscalls of any architecture but the native one kill the
+ * process (and, on x86_64, those of the x32 ABI); then a binary search on
+ * the syscall number over intervals of equal action reaches either a
+ * return or the rules of one syscall, which test the 64-bit arguments
+ * word by word. Rules for one syscall are ORed, the comparisons of a rule
+ * ANDed; when several rules match, the most restrictive action wins, the
+ * order the kernel uses between stacked filters (kill process, kill
+ * thread, trap, errno, trace, log, allow; first in the profile on a tie).
+ * As runc does, a syscall numbered above every syscall the profile names
+ * gets ENOSYS instead of a non-allowing default action, so that programs
+ * fall back from syscalls newer than the profile.
+ *
+ * Syscall numbers come from this target's <sys/syscall.h>: the table
+ * below lists every name, each compiled in only when the headers define
+ * it, so each target has exactly its own syscalls. Syscalls added since
+ * Linux 5.1 have one number on every architecture (plus 4000 on MIPS
+ * o32), so those that musl's headers lack still get their number.
+ *
+ * Limits: BPF_MAXINSNS (4096) instructions; arguments 0..5; no
+ * SCMP_ACT_NOTIFY (no listener); architectures other than the native one
+ * are accepted in a profile and their syscalls killed, not filtered. On
+ * 32-bit targets only the low word of an argument is read: a 64-bit
+ * kernel may sign-extend a 32-bit process's arguments (MIPS), so the
+ * argument is taken as its 32-bit value, zero-extended.
+ */
+#include <stddef.h>
+#include <sys/utsname.h>
+#include <linux/audit.h>
+#include <linux/capability.h>
+#include <linux/filter.h>
+#include <linux/seccomp.h>
+
+#ifndef SECCOMP_RET_KILL_PROCESS
+#define SECCOMP_RET_KILL_PROCESS 0x80000000u
+#endif
+#ifndef SECCOMP_RET_KILL_THREAD
+#define SECCOMP_RET_KILL_THREAD 0
+#endif
+#ifndef SECCOMP_RET_USER_NOTIF
+#define SECCOMP_RET_USER_NOTIF 0x7fc00000u
+#endif
+#ifndef SECCOMP_RET_LOG
+#define SECCOMP_RET_LOG 0x7ffc0000u
+#endif
+#ifndef SECCOMP_FILTER_FLAG_LOG
+#define SECCOMP_FILTER_FLAG_LOG 2
+#endif
+#ifndef SECCOMP_FILTER_FLAG_SPEC_ALLOW
+#define SECCOMP_FILTER_FLAG_SPEC_ALLOW 4
+#endif
+#ifndef AUDIT_ARCH_RISCV64
+#define AUDIT_ARCH_RISCV64 (243 | __AUDIT_ARCH_64BIT | __AUDIT_ARCH_LE)
+#endif
+#ifndef CAP_PERFMON
+#define CAP_PERFMON 38
+#endif
+#ifndef CAP_BPF
+#define CAP_BPF 39
+#endif
+
+/* The native architecture: its audit value, as seccomp_data.arch has it,
+ * and its name in a profile. */
+#if defined(__x86_64__) && !defined(__ILP32__)
+#define SEC_AUDIT_ARCH AUDIT_ARCH_X86_64
+#define SEC_ARCH_NAME "SCMP_ARCH_X86_64"
+#define SEC_X32_BIT 0x40000000u /* __X32_SYSCALL_BIT */
+#elif defined(__i386__)
+#define SEC_AUDIT_ARCH AUDIT_ARCH_I386
+#define SEC_ARCH_NAME "SCMP_ARCH_X86"
+#elif defined(__aarch64__) && defined(__AARCH64EL__)
+#define SEC_AUDIT_ARCH AUDIT_ARCH_AARCH64
+#define SEC_ARCH_NAME "SCMP_ARCH_AARCH64"
+#elif defined(__arm__) && defined(__ARMEL__) && defined(__ARM_EABI__)
+#define SEC_AUDIT_ARCH AUDIT_ARCH_ARM
+#define SEC_ARCH_NAME "SCMP_ARCH_ARM"
+#define SEC_PRIVATE_BASE 0x0f0000u /* __ARM_NR_BASE: set_tls, cacheflush... */
+#elif defined(__riscv) && __riscv_xlen == 64
+#define SEC_AUDIT_ARCH AUDIT_ARCH_RISCV64
+#define SEC_ARCH_NAME "SCMP_ARCH_RISCV64"
+#elif defined(__mips__) && defined(__MIPSEL__) && _MIPS_SIM == _ABIO32
+#define SEC_AUDIT_ARCH AUDIT_ARCH_MIPSEL
+#define SEC_ARCH_NAME "SCMP_ARCH_MIPSEL"
+#else
+#error "seccomp: add this architecture's AUDIT_ARCH_ value and profile name"
+#endif
+#ifndef SEC_PRIVATE_BASE
+#define SEC_PRIVATE_BASE 0x100000000ull /* none */
+#endif
+
+/* 32-bit targets read the low word of arguments only (see above). */
+#ifndef SEC_ARG32
+#define SEC_ARG32 (__SIZEOF_LONG__ == 4)
+#endif
+
+#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+#define SEC_LO 0 /* offset of the low word of a 64-bit argument */
+#define SEC_HI 4
+#else
+#define SEC_LO 4
+#define SEC_HI 0
+#endif
+
+#define SEC_MAXINSNS BPF_MAXINSNS
+#define SEC_NONE 0xffffffffu   /* not a syscall number of this target */
+#define SEC_EPERM (SECCOMP_RET_ERRNO | EPERM)
+#define SEC_ENOSYS (SECCOMP_RET_ERRNO | ENOSYS)
+
+enum { SEC_NE, SEC_LT, SEC_LE, SEC_EQ, SEC_GE, SEC_GT, SEC_MASKED_EQ };
+
+struct sec_arg {
+	uint8_t index, op;          /* argument 0..5, SEC_NE... */
+	uint64_t value, value2;     /* MASKED_EQ: (arg & value) == value2 */
+};
+
+struct sec_rule {
+	uint32_t nr;                /* syscall number */
+	uint32_t action;            /* SECCOMP_RET_* with its data */
+	uint32_t order;             /* position in the profile */
+	uint32_t nargs;
+	const struct sec_arg *args; /* all must match */
+};
+
+struct sec_profile {
+	uint32_t default_action;
+	unsigned flags;             /* SECCOMP_FILTER_FLAG_* for seccomp(2) */
+	struct sec_rule *rules;
+	size_t nrules;
+};
+
+struct sec_prog {
+	struct sock_filter *insns;
+	unsigned short len;
+	unsigned flags;
+};
+
+/* ------------------------------------------------------ syscall table */
+
+/* One entry per syscall name, sorted: "name\0", then a class letter (the
+ * rule of Docker's default profile, see sec_default) and the number as
+ * the headers spell it ("43", "0x0f0005", "(244 + 15)"; "+451": the
+ * shared number of a syscall added since Linux 5.1), then "\0". Text,
+ * because the preprocessor can stringify a macro but not turn it into
+ * bytes; sec_sys_number reads it. */
+#define SEC_STR_(x) #x
+#define SEC_STR(x) SEC_STR_(x)
+#define SEC_SYS(name, cls) #name "\0" cls SEC_STR(SYS_##name) "\0"
+#define SEC_NR(name, nr, cls) #name "\0" cls SEC_STR(nr) "\0"
+#define SEC_NEW(name, n, cls) #name "\0" cls "+" #n "\0"
+
+static const char sec_sys_table[] =
+#ifdef SYS__llseek
+	SEC_SYS(_llseek, "a")
+#endif
+#ifdef SYS__newselect
+	SEC_SYS(_newselect, "a")
+#endif
+#ifdef SYS__sysctl
+	SEC_SYS(_sysctl, "-")
+#endif
+#ifdef SYS_accept
+	SEC_SYS(accept, "a")
+#endif
+#ifdef SYS_accept4
+	SEC_SYS(accept4, "a")
+#endif
+#ifdef SYS_access
+	SEC_SYS(access, "a")
+#endif
+#ifdef SYS_acct
+	SEC_SYS(acct, "q")
+#endif
+#ifdef SYS_add_key
+	SEC_SYS(add_key, "-")
+#endif
+#ifdef SYS_adjtimex
+	SEC_SYS(adjtimex, "a")
+#endif
+#ifdef SYS_alarm
+	SEC_SYS(alarm, "a")
+#endif
+#ifdef SYS_arch_prctl
+	SEC_SYS(arch_prctl, "x")
+#endif
+#ifdef SYS_arm_fadvise64_64
+	SEC_SYS(arm_fadvise64_64, "r")
+#endif
+#ifdef SYS_arm_sync_file_range
+	SEC_SYS(arm_sync_file_range, "r")
+#endif
+#ifdef SYS_bdflush
+	SEC_SYS(bdflush, "-")
+#endif
+#ifdef SYS_bind
+	SEC_SYS(bind, "a")
+#endif
+#ifdef SYS_bpf
+	SEC_SYS(bpf, "B")
+#endif
+#ifdef __ARM_NR_breakpoint
+	SEC_NR(breakpoint, __ARM_NR_breakpoint, "r")
+#endif
+#ifdef SYS_brk
+	SEC_SYS(brk, "a")
+#endif
+#ifdef SYS_cachectl
+	SEC_SYS(cachectl, "-")
+#endif
+#if defined(SYS_cacheflush)
+	SEC_SYS(cacheflush, "r")
+#elif defined(__ARM_NR_cacheflush)
+	SEC_NR(cacheflush, __ARM_NR_cacheflush, "r")
+#endif
+#ifdef SYS_cachestat
+	SEC_SYS(cachestat, "a")
+#else
+	SEC_NEW(cachestat, 451, "a")
+#endif
+#ifdef SYS_capget
+	SEC_SYS(capget, "a")
+#endif
+#ifdef SYS_capset
+	SEC_SYS(capset, "a")
+#endif
+#ifdef SYS_chdir
+	SEC_SYS(chdir, "a")
+#endif
+#ifdef SYS_chmod
+	SEC_SYS(chmod, "a")
+#endif
+#ifdef SYS_chown
+	SEC_SYS(chown, "a")
+#endif
+#ifdef SYS_chown32
+	SEC_SYS(chown32, "a")
+#endif
+#ifdef SYS_chroot
+	SEC_SYS(chroot, "C")
+#endif
+#ifdef SYS_clock_adjtime
+	SEC_SYS(clock_adjtime, "a")
+#endif
+#ifdef SYS_clock_adjtime64
+	SEC_SYS(clock_adjtime64, "a")
+#endif
+#if defined(SYS_clock_getres)
+	SEC_SYS(clock_getres, "a")
+#elif defined(SYS_clock_getres_time32)
+	SEC_NR(clock_getres, SYS_clock_getres_time32, "a")
+#endif
+#ifdef SYS_clock_getres_time64
+	SEC_SYS(clock_getres_time64, "a")
+#endif
+#if defined(SYS_clock_gettime)
+	SEC_SYS(clock_gettime, "a")
+#elif defined(SYS_clock_gettime32)
+	SEC_NR(clock_gettime, SYS_clock_gettime32, "a")
+#endif
+#ifdef SYS_clock_gettime64
+	SEC_SYS(clock_gettime64, "a")
+#endif
+#if defined(SYS_clock_nanosleep)
+	SEC_SYS(clock_nanosleep, "a")
+#elif defined(SYS_clock_nanosleep_time32)
+	SEC_NR(clock_nanosleep, SYS_clock_nanosleep_time32, "a")
+#endif
+#ifdef SYS_clock_nanosleep_time64
+	SEC_SYS(clock_nanosleep_time64, "a")
+#endif
+#if defined(SYS_clock_settime)
+	SEC_SYS(clock_settime, "T")
+#elif defined(SYS_clock_settime32)
+	SEC_NR(clock_settime, SYS_clock_settime32, "T")
+#endif
+#ifdef SYS_clock_settime64
+	SEC_SYS(clock_settime64, "T")
+#endif
+#ifdef SYS_clone
+	SEC_SYS(clone, "c")
+#endif
+#ifdef SYS_clone3
+	SEC_SYS(clone3, "3")
+#else
+	SEC_NEW(clone3, 435, "3")
+#endif
+#ifdef SYS_close
+	SEC_SYS(close, "a")
+#endif
+#ifdef SYS_close_range
+	SEC_SYS(close_range, "a")
+#else
+	SEC_NEW(close_range, 436, "a")
+#endif
+#ifdef SYS_connect
+	SEC_SYS(connect, "a")
+#endif
+#ifdef SYS_copy_file_range
+	SEC_SYS(copy_file_range, "a")
+#endif
+#ifdef SYS_creat
+	SEC_SYS(creat, "a")
+#endif
+#ifdef SYS_delete_module
+	SEC_SYS(delete_module, "M")
+#endif
+#ifdef SYS_dup
+	SEC_SYS(dup, "a")
+#endif
+#ifdef SYS_dup2
+	SEC_SYS(dup2, "a")
+#endif
+#ifdef SYS_dup3
+	SEC_SYS(dup3, "a")
+#endif
+#ifdef SYS_epoll_create
+	SEC_SYS(epoll_create, "a")
+#endif
+#ifdef SYS_epoll_create1
+	SEC_SYS(epoll_create1, "a")
+#endif
+#ifdef SYS_epoll_ctl
+	SEC_SYS(epoll_ctl, "a")
+#endif
+#ifdef SYS_epoll_ctl_old
+	SEC_SYS(epoll_ctl_old, "a")
+#endif
+#ifdef SYS_epoll_pwait
+	SEC_SYS(epoll_pwait, "a")
+#endif
+#ifdef SYS_epoll_pwait2
+	SEC_SYS(epoll_pwait2, "a")
+#else
+	SEC_NEW(epoll_pwait2, 441, "a")
+#endif
+#ifdef SYS_epoll_wait
+	SEC_SYS(epoll_wait, "a")
+#endif
+#ifdef SYS_epoll_wait_old
+	SEC_SYS(epoll_wait_old, "a")
+#endif
+#ifdef SYS_eventfd
+	SEC_SYS(eventfd, "a")
+#endif
+#ifdef SYS_eventfd2
+	SEC_SYS(eventfd2, "a")
+#endif
+#ifdef SYS_execve
+	SEC_SYS(execve, "a")
+#endif
+#ifdef SYS_execveat
+	SEC_SYS(execveat, "a")
+#endif
+#ifdef SYS_exit
+	SEC_SYS(exit, "a")
+#endif
+#ifdef SYS_exit_group
+	SEC_SYS(exit_group, "a")
+#endif
+#ifdef SYS_faccessat
+	SEC_SYS(faccessat, "a")
+#endif
+#ifdef SYS_faccessat2
+	SEC_SYS(faccessat2, "a")
+#else
+	SEC_NEW(faccessat2, 439, "a")
+#endif
+#ifdef SYS_fadvise64
+	SEC_SYS(fadvise64, "a")
+#endif
+#ifdef SYS_fadvise64_64
+	SEC_SYS(fadvise64_64, "a")
+#endif
+#ifdef SYS_fallocate
+	SEC_SYS(fallocate, "a")
+#endif
+#ifdef SYS_fanotify_init
+	SEC_SYS(fanotify_init, "A")
+#endif
+#ifdef SYS_fanotify_mark
+	SEC_SYS(fanotify_mark, "a")
+#endif
+#ifdef SYS_fchdir
+	SEC_SYS(fchdir, "a")
+#endif
+#ifdef SYS_fchmod
+	SEC_SYS(fchmod, "a")
+#endif
+#ifdef SYS_fchmodat
+	SEC_SYS(fchmodat, "a")
+#endif
+#ifdef SYS_fchmodat2
+	SEC_SYS(fchmodat2, "a")
+#else
+	SEC_NEW(fchmodat2, 452, "a")
+#endif
+#ifdef SYS_fchown
+	SEC_SYS(fchown, "a")
+#endif
+#ifdef SYS_fchown32
+	SEC_SYS(fchown32, "a")
+#endif
+#ifdef SYS_fchownat
+	SEC_SYS(fchownat, "a")
+#endif
+#ifdef SYS_fcntl
+	SEC_SYS(fcntl, "a")
+#endif
+#ifdef SYS_fcntl64
+	SEC_SYS(fcntl64, "a")
+#endif
+#ifdef SYS_fdatasync
+	SEC_SYS(fdatasync, "a")
+#endif
+#ifdef SYS_fgetxattr
+	SEC_SYS(fgetxattr, "a")
+#endif
+#ifdef SYS_file_getattr
+	SEC_SYS(file_getattr, "-")
+#else
+	SEC_NEW(file_getattr, 468, "-")
+#endif
+#ifdef SYS_file_setattr
+	SEC_SYS(file_setattr, "-")
+#else
+	SEC_NEW(file_setattr, 469, "-")
+#endif
+#ifdef SYS_finit_module
+	SEC_SYS(finit_module, "M")
+#endif
+#ifdef SYS_flistxattr
+	SEC_SYS(flistxattr, "a")
+#endif
+#ifdef SYS_flock
+	SEC_SYS(flock, "a")
+#endif
+#ifdef SYS_fork
+	SEC_SYS(fork, "a")
+#endif
+#ifdef SYS_fremovexattr
+	SEC_SYS(fremovexattr, "a")
+#endif
+#ifdef SYS_fsconfig
+	SEC_SYS(fsconfig, "A")
+#else
+	SEC_NEW(fsconfig, 431, "A")
+#endif
+#ifdef SYS_fsetxattr
+	SEC_SYS(fsetxattr, "a")
+#endif
+#ifdef SYS_fsmount
+	SEC_SYS(fsmount, "A")
+#else
+	SEC_NEW(fsmount, 432, "A")
+#endif
+#ifdef SYS_fsopen
+	SEC_SYS(fsopen, "A")
+#else
+	SEC_NEW(fsopen, 430, "A")
+#endif
+#ifdef SYS_fspick
+	SEC_SYS(fspick, "A")
+#else
+	SEC_NEW(fspick, 433, "A")
+#endif
+#ifdef SYS_fstat
+	SEC_SYS(fstat, "a")
+#endif
+#ifdef SYS_fstat64
+	SEC_SYS(fstat64, "a")
+#endif
+#ifdef SYS_fstatat64
+	SEC_SYS(fstatat64, "a")
+#endif
+#ifdef SYS_fstatfs
+	SEC_SYS(fstatfs, "a")
+#endif
+#ifdef SYS_fstatfs64
+	SEC_SYS(fstatfs64, "a")
+#endif
+#ifdef SYS_fsync
+	SEC_SYS(fsync, "a")
+#endif
+#ifdef SYS_ftruncate
+	SEC_SYS(ftruncate, "a")
+#endif
+#ifdef SYS_ftruncate64
+	SEC_SYS(ftruncate64, "a")
+#endif
+#ifdef SYS_futex
+	SEC_SYS(futex, "a")
+#endif
+#ifdef SYS_futex_requeue
+	SEC_SYS(futex_requeue, "a")
+#else
+	SEC_NEW(futex_requeue, 456, "a")
+#endif
+#ifdef SYS_futex_time64
+	SEC_SYS(futex_time64, "a")
+#endif
+#ifdef SYS_futex_wait
+	SEC_SYS(futex_wait, "a")
+#else
+	SEC_NEW(futex_wait, 455, "a")
+#endif
+#ifdef SYS_futex_waitv
+	SEC_SYS(futex_waitv, "a")
+#else
+	SEC_NEW(futex_waitv, 449, "a")
+#endif
+#ifdef SYS_futex_wake
+	SEC_SYS(futex_wake, "a")
+#else
+	SEC_NEW(futex_wake, 454, "a")
+#endif
+#ifdef SYS_futimesat
+	SEC_SYS(futimesat, "a")
+#endif
+#ifdef SYS_get_mempolicy
+	SEC_SYS(get_mempolicy, "n")
+#endif
+#ifdef SYS_get_robust_list
+	SEC_SYS(get_robust_list, "a")
+#endif
+#ifdef SYS_get_thread_area
+	SEC_SYS(get_thread_area, "a")
+#endif
+#ifdef __ARM_NR_get_tls
+	SEC_NR(get_tls, __ARM_NR_get_tls, "-")
+#endif
+#ifdef SYS_getcpu
+	SEC_SYS(getcpu, "a")
+#endif
+#ifdef SYS_getcwd
+	SEC_SYS(getcwd, "a")
+#endif
+#ifdef SYS_getdents
+	SEC_SYS(getdents, "a")
+#endif
+#ifdef SYS_getdents64
+	SEC_SYS(getdents64, "a")
+#endif
+#ifdef SYS_getegid
+	SEC_SYS(getegid, "a")
+#endif
+#ifdef SYS_getegid32
+	SEC_SYS(getegid32, "a")
+#endif
+#ifdef SYS_geteuid
+	SEC_SYS(geteuid, "a")
+#endif
+#ifdef SYS_geteuid32
+	SEC_SYS(geteuid32, "a")
+#endif
+#ifdef SYS_getgid
+	SEC_SYS(getgid, "a")
+#endif
+#ifdef SYS_getgid32
+	SEC_SYS(getgid32, "a")
+#endif
+#ifdef SYS_getgroups
+	SEC_SYS(getgroups, "a")
+#endif
+#ifdef SYS_getgroups32
+	SEC_SYS(getgroups32, "a")
+#endif
+#ifdef SYS_getitimer
+	SEC_SYS(getitimer, "a")
+#endif
+#ifdef SYS_getpeername
+	SEC_SYS(getpeername, "a")
+#endif
+#ifdef SYS_getpgid
+	SEC_SYS(getpgid, "a")
+#endif
+#ifdef SYS_getpgrp
+	SEC_SYS(getpgrp, "a")
+#endif
+#ifdef SYS_getpid
+	SEC_SYS(getpid, "a")
+#endif
+#ifdef SYS_getppid
+	SEC_SYS(getppid, "a")
+#endif
+#ifdef SYS_getpriority
+	SEC_SYS(getpriority, "a")
+#endif
+#ifdef SYS_getrandom
+	SEC_SYS(getrandom, "a")
+#endif
+#ifdef SYS_getresgid
+	SEC_SYS(getresgid, "a")
+#endif
+#ifdef SYS_getresgid32
+	SEC_SYS(getresgid32, "a")
+#endif
+#ifdef SYS_getresuid
+	SEC_SYS(getresuid, "a")
+#endif
+#ifdef SYS_getresuid32
+	SEC_SYS(getresuid32, "a")
+#endif
+#ifdef SYS_getrlimit
+	SEC_SYS(getrlimit, "a")
+#endif
+#ifdef SYS_getrusage
+	SEC_SYS(getrusage, "a")
+#endif
+#ifdef SYS_getsid
+	SEC_SYS(getsid, "a")
+#endif
+#ifdef SYS_getsockname
+	SEC_SYS(getsockname, "a")
+#endif
+#ifdef SYS_getsockopt
+	SEC_SYS(getsockopt, "a")
+#endif
+#ifdef SYS_gettid
+	SEC_SYS(gettid, "a")
+#endif
+#if defined(SYS_gettimeofday)
+	SEC_SYS(gettimeofday, "a")
+#elif defined(SYS_gettimeofday_time32)
+	SEC_NR(gettimeofday, SYS_gettimeofday_time32, "a")
+#endif
+#ifdef SYS_getuid
+	SEC_SYS(getuid, "a")
+#endif
+#ifdef SYS_getuid32
+	SEC_SYS(getuid32, "a")
+#endif
+#ifdef SYS_getxattr
+	SEC_SYS(getxattr, "a")
+#endif
+#ifdef SYS_getxattrat
+	SEC_SYS(getxattrat, "-")
+#else
+	SEC_NEW(getxattrat, 464, "-")
+#endif
+#ifdef SYS_init_module
+	SEC_SYS(init_module, "M")
+#endif
+#ifdef SYS_inotify_add_watch
+	SEC_SYS(inotify_add_watch, "a")
+#endif
+#ifdef SYS_inotify_init
+	SEC_SYS(inotify_init, "a")
+#endif
+#ifdef SYS_inotify_init1
+	SEC_SYS(inotify_init1, "a")
+#endif
+#ifdef SYS_inotify_rm_watch
+	SEC_SYS(inotify_rm_watch, "a")
+#endif
+#ifdef SYS_io_cancel
+	SEC_SYS(io_cancel, "a")
+#endif
+#ifdef SYS_io_destroy
+	SEC_SYS(io_destroy, "a")
+#endif
+#ifdef SYS_io_getevents
+	SEC_SYS(io_getevents, "a")
+#endif
+#ifdef SYS_io_pgetevents
+	SEC_SYS(io_pgetevents, "a")
+#endif
+#ifdef SYS_io_pgetevents_time64
+	SEC_SYS(io_pgetevents_time64, "a")
+#endif
+#ifdef SYS_io_setup
+	SEC_SYS(io_setup, "a")
+#endif
+#ifdef SYS_io_submit
+	SEC_SYS(io_submit, "a")
+#endif
+#ifdef SYS_io_uring_enter
+	SEC_SYS(io_uring_enter, "a")
+#else
+	SEC_NEW(io_uring_enter, 426, "a")
+#endif
+#ifdef SYS_io_uring_register
+	SEC_SYS(io_uring_register, "a")
+#else
+	SEC_NEW(io_uring_register, 427, "a")
+#endif
+#ifdef SYS_io_uring_setup
+	SEC_SYS(io_uring_setup, "a")
+#else
+	SEC_NEW(io_uring_setup, 425, "a")
+#endif
+#ifdef SYS_ioctl
+	SEC_SYS(ioctl, "a")
+#endif
+#ifdef SYS_ioperm
+	SEC_SYS(ioperm, "R")
+#endif
+#ifdef SYS_iopl
+	SEC_SYS(iopl, "R")
+#endif
+#ifdef SYS_ioprio_get
+	SEC_SYS(ioprio_get, "a")
+#endif
+#ifdef SYS_ioprio_set
+	SEC_SYS(ioprio_set, "a")
+#endif
+#ifdef SYS_ipc
+	SEC_SYS(ipc, "a")
+#endif
+#ifdef SYS_kcmp
+	SEC_SYS(kcmp, "t")
+#endif
+#ifdef SYS_kexec_file_load
+	SEC_SYS(kexec_file_load, "-")
+#endif
+#ifdef SYS_kexec_load
+	SEC_SYS(kexec_load, "-")
+#endif
+#ifdef SYS_keyctl
+	SEC_SYS(keyctl, "-")
+#endif
+#ifdef SYS_kill
+	SEC_SYS(kill, "a")
+#endif
+#ifdef SYS_landlock_add_rule
+	SEC_SYS(landlock_add_rule, "a")
+#else
+	SEC_NEW(landlock_add_rule, 445, "a")
+#endif
+#ifdef SYS_landlock_create_ruleset
+	SEC_SYS(landlock_create_ruleset, "a")
+#else
+	SEC_NEW(landlock_create_ruleset, 444, "a")
+#endif
+#ifdef SYS_landlock_restrict_self
+	SEC_SYS(landlock_restrict_self, "a")
+#else
+	SEC_NEW(landlock_restrict_self, 446, "a")
+#endif
+#ifdef SYS_lchown
+	SEC_SYS(lchown, "a")
+#endif
+#ifdef SYS_lchown32
+	SEC_SYS(lchown32, "a")
+#endif
+#ifdef SYS_lgetxattr
+	SEC_SYS(lgetxattr, "a")
+#endif
+#ifdef SYS_link
+	SEC_SYS(link, "a")
+#endif
+#ifdef SYS_linkat
+	SEC_SYS(linkat, "a")
+#endif
+#ifdef SYS_listen
+	SEC_SYS(listen, "a")
+#endif
+#ifdef SYS_listmount
+	SEC_SYS(listmount, "-")
+#else
+	SEC_NEW(listmount, 458, "-")
+#endif
+#ifdef SYS_listxattr
+	SEC_SYS(listxattr, "a")
+#endif
+#ifdef SYS_listxattrat
+	SEC_SYS(listxattrat, "-")
+#else
+	SEC_NEW(listxattrat, 465, "-")
+#endif
+#ifdef SYS_llistxattr
+	SEC_SYS(llistxattr, "a")
+#endif
+#ifdef SYS_lookup_dcookie
+	SEC_SYS(lookup_dcookie, "A")
+#endif
+#ifdef SYS_lremovexattr
+	SEC_SYS(lremovexattr, "a")
+#endif
+#ifdef SYS_lseek
+	SEC_SYS(lseek, "a")
+#endif
+#ifdef SYS_lsetxattr
+	SEC_SYS(lsetxattr, "a")
+#endif
+#ifdef SYS_lsm_get_self_attr
+	SEC_SYS(lsm_get_self_attr, "-")
+#else
+	SEC_NEW(lsm_get_self_attr, 459, "-")
+#endif
+#ifdef SYS_lsm_list_modules
+	SEC_SYS(lsm_list_modules, "-")
+#else
+	SEC_NEW(lsm_list_modules, 461, "-")
+#endif
+#ifdef SYS_lsm_set_self_attr
+	SEC_SYS(lsm_set_self_attr, "-")
+#else
+	SEC_NEW(lsm_set_self_attr, 460, "-")
+#endif
+#ifdef SYS_lstat
+	SEC_SYS(lstat, "a")
+#endif
+#ifdef SYS_lstat64
+	SEC_SYS(lstat64, "a")
+#endif
+#ifdef SYS_madvise
+	SEC_SYS(madvise, "a")
+#endif
+#ifdef SYS_map_shadow_stack
+	SEC_SYS(map_shadow_stack, "a")
+#else
+	SEC_NEW(map_shadow_stack, 453, "a")
+#endif
+#ifdef SYS_mbind
+	SEC_SYS(mbind, "n")
+#endif
+#ifdef SYS_membarrier
+	SEC_SYS(membarrier, "a")
+#endif
+#ifdef SYS_memfd_create
+	SEC_SYS(memfd_create, "a")
+#endif
+#ifdef SYS_memfd_secret
+	SEC_SYS(memfd_secret, "a")
+#else
+	SEC_NEW(memfd_secret, 447, "a")
+#endif
+#ifdef SYS_migrate_pages
+	SEC_SYS(migrate_pages, "-")
+#endif
+#ifdef SYS_mincore
+	SEC_SYS(mincore, "a")
+#endif
+#ifdef SYS_mkdir
+	SEC_SYS(mkdir, "a")
+#endif
+#ifdef SYS_mkdirat
+	SEC_SYS(mkdirat, "a")
+#endif
+#ifdef SYS_mknod
+	SEC_SYS(mknod, "a")
+#endif
+#ifdef SYS_mknodat
+	SEC_SYS(mknodat, "a")
+#endif
+#ifdef SYS_mlock
+	SEC_SYS(mlock, "a")
+#endif
+#ifdef SYS_mlock2
+	SEC_SYS(mlock2, "a")
+#endif
+#ifdef SYS_mlockall
+	SEC_SYS(mlockall, "a")
+#endif
+#ifdef SYS_mmap
+	SEC_SYS(mmap, "a")
+#endif
+#ifdef SYS_mmap2
+	SEC_SYS(mmap2, "a")
+#endif
+#ifdef SYS_modify_ldt
+	SEC_SYS(modify_ldt, "X")
+#endif
+#ifdef SYS_mount
+	SEC_SYS(mount, "A")
+#endif
+#ifdef SYS_mount_setattr
+	SEC_SYS(mount_setattr, "A")
+#else
+	SEC_NEW(mount_setattr, 442, "A")
+#endif
+#ifdef SYS_move_mount
+	SEC_SYS(move_mount, "A")
+#else
+	SEC_NEW(move_mount, 429, "A")
+#endif
+#ifdef SYS_move_pages
+	SEC_SYS(move_pages, "-")
+#endif
+#ifdef SYS_mprotect
+	SEC_SYS(mprotect, "a")
+#endif
+#ifdef SYS_mq_getsetattr
+	SEC_SYS(mq_getsetattr, "a")
+#endif
+#ifdef SYS_mq_notify
+	SEC_SYS(mq_notify, "a")
+#endif
+#ifdef SYS_mq_open
+	SEC_SYS(mq_open, "a")
+#endif
+#ifdef SYS_mq_timedreceive
+	SEC_SYS(mq_timedreceive, "a")
+#endif
+#ifdef SYS_mq_timedreceive_time64
+	SEC_SYS(mq_timedreceive_time64, "a")
+#endif
+#ifdef SYS_mq_timedsend
+	SEC_SYS(mq_timedsend, "a")
+#endif
+#ifdef SYS_mq_timedsend_time64
+	SEC_SYS(mq_timedsend_time64, "a")
+#endif
+#ifdef SYS_mq_unlink
+	SEC_SYS(mq_unlink, "a")
+#endif
+#ifdef SYS_mremap
+	SEC_SYS(mremap, "a")
+#endif
+#ifdef SYS_mseal
+	SEC_SYS(mseal, "-")
+#else
+	SEC_NEW(mseal, 462, "-")
+#endif
+#ifdef SYS_msgctl
+	SEC_SYS(msgctl, "a")
+#endif
+#ifdef SYS_msgget
+	SEC_SYS(msgget, "a")
+#endif
+#ifdef SYS_msgrcv
+	SEC_SYS(msgrcv, "a")
+#endif
+#ifdef SYS_msgsnd
+	SEC_SYS(msgsnd, "a")
+#endif
+#ifdef SYS_msync
+	SEC_SYS(msync, "a")
+#endif
+#ifdef SYS_munlock
+	SEC_SYS(munlock, "a")
+#endif
+#ifdef SYS_munlockall
+	SEC_SYS(munlockall, "a")
+#endif
+#ifdef SYS_munmap
+	SEC_SYS(munmap, "a")
+#endif
+#ifdef SYS_name_to_handle_at
+	SEC_SYS(name_to_handle_at, "a")
+#endif
+#ifdef SYS_nanosleep
+	SEC_SYS(nanosleep, "a")
+#endif
+#ifdef SYS_newfstatat
+	SEC_SYS(newfstatat, "a")
+#endif
+#ifdef SYS_nice
+	SEC_SYS(nice, "-")
+#endif
+#ifdef SYS_open
+	SEC_SYS(open, "a")
+#endif
+#ifdef SYS_open_by_handle_at
+	SEC_SYS(open_by_handle_at, "D")
+#endif
+#ifdef SYS_open_tree
+	SEC_SYS(open_tree, "A")
+#else
+	SEC_NEW(open_tree, 428, "A")
+#endif
+#ifdef SYS_open_tree_attr
+	SEC_SYS(open_tree_attr, "-")
+#else
+	SEC_NEW(open_tree_attr, 467, "-")
+#endif
+#ifdef SYS_openat
+	SEC_SYS(openat, "a")
+#endif
+#ifdef SYS_openat2
+	SEC_SYS(openat2, "a")
+#else
+	SEC_NEW(openat2, 437, "a")
+#endif
+#ifdef SYS_pause
+	SEC_SYS(pause, "a")
+#endif
+#ifdef SYS_pciconfig_iobase
+	SEC_SYS(pciconfig_iobase, "-")
+#endif
+#ifdef SYS_pciconfig_read
+	SEC_SYS(pciconfig_read, "-")
+#endif
+#ifdef SYS_pciconfig_write
+	SEC_SYS(pciconfig_write, "-")
+#endif
+#ifdef SYS_perf_event_open
+	SEC_SYS(perf_event_open, "P")
+#endif
+#ifdef SYS_personality
+	SEC_SYS(personality, "p")
+#endif
+#ifdef SYS_pidfd_getfd
+	SEC_SYS(pidfd_getfd, "t")
+#else
+	SEC_NEW(pidfd_getfd, 438, "t")
+#endif
+#ifdef SYS_pidfd_open
+	SEC_SYS(pidfd_open, "a")
+#else
+	SEC_NEW(pidfd_open, 434, "a")
+#endif
+#ifdef SYS_pidfd_send_signal
+	SEC_SYS(pidfd_send_signal, "a")
+#else
+	SEC_NEW(pidfd_send_signal, 424, "a")
+#endif
+#ifdef SYS_pipe
+	SEC_SYS(pipe, "a")
+#endif
+#ifdef SYS_pipe2
+	SEC_SYS(pipe2, "a")
+#endif
+#ifdef SYS_pivot_root
+	SEC_SYS(pivot_root, "-")
+#endif
+#ifdef SYS_pkey_alloc
+	SEC_SYS(pkey_alloc, "a")
+#endif
+#ifdef SYS_pkey_free
+	SEC_SYS(pkey_free, "a")
+#endif
+#ifdef SYS_pkey_mprotect
+	SEC_SYS(pkey_mprotect, "a")
+#endif
+#ifdef SYS_poll
+	SEC_SYS(poll, "a")
+#endif
+#ifdef SYS_ppoll
+	SEC_SYS(ppoll, "a")
+#endif
+#ifdef SYS_ppoll_time64
+	SEC_SYS(ppoll_time64, "a")
+#endif
+#ifdef SYS_prctl
+	SEC_SYS(prctl, "a")
+#endif
+#ifdef SYS_pread64
+	SEC_SYS(pread64, "a")
+#endif
+#ifdef SYS_preadv
+	SEC_SYS(preadv, "a")
+#endif
+#ifdef SYS_preadv2
+	SEC_SYS(preadv2, "a")
+#endif
+#ifdef SYS_prlimit64
+	SEC_SYS(prlimit64, "a")
+#endif
+#ifdef SYS_process_madvise
+	SEC_SYS(process_madvise, "t")
+#else
+	SEC_NEW(process_madvise, 440, "t")
+#endif
+#ifdef SYS_process_mrelease
+	SEC_SYS(process_mrelease, "a")
+#else
+	SEC_NEW(process_mrelease, 448, "a")
+#endif
+#ifdef SYS_process_vm_readv
+	SEC_SYS(process_vm_readv, "k")
+#endif
+#ifdef SYS_process_vm_writev
+	SEC_SYS(process_vm_writev, "k")
+#endif
+#ifdef SYS_pselect6
+	SEC_SYS(pselect6, "a")
+#endif
+#ifdef SYS_pselect6_time64
+	SEC_SYS(pselect6_time64, "a")
+#endif
+#ifdef SYS_ptrace
+	SEC_SYS(ptrace, "k")
+#endif
+#ifdef SYS_pwrite64
+	SEC_SYS(pwrite64, "a")
+#endif
+#ifdef SYS_pwritev
+	SEC_SYS(pwritev, "a")
+#endif
+#ifdef SYS_pwritev2
+	SEC_SYS(pwritev2, "a")
+#endif
+#ifdef SYS_quotactl
+	SEC_SYS(quotactl, "A")
+#endif
+#ifdef SYS_quotactl_fd
+	SEC_SYS(quotactl_fd, "A")
+#else
+	SEC_NEW(quotactl_fd, 443, "A")
+#endif
+#ifdef SYS_read
+	SEC_SYS(read, "a")
+#endif
+#ifdef SYS_readahead
+	SEC_SYS(readahead, "a")
+#endif
+#ifdef SYS_readdir
+	SEC_SYS(readdir, "-")
+#endif
+#ifdef SYS_readlink
+	SEC_SYS(readlink, "a")
+#endif
+#ifdef SYS_readlinkat
+	SEC_SYS(readlinkat, "a")
+#endif
+#ifdef SYS_readv
+	SEC_SYS(readv, "a")
+#endif
+#ifdef SYS_reboot
+	SEC_SYS(reboot, "b")
+#endif
+#ifdef SYS_recv
+	SEC_SYS(recv, "a")
+#endif
+#ifdef SYS_recvfrom
+	SEC_SYS(recvfrom, "a")
+#endif
+#ifdef SYS_recvmmsg
+	SEC_SYS(recvmmsg, "a")
+#endif
+#ifdef SYS_recvmmsg_time64
+	SEC_SYS(recvmmsg_time64, "a")
+#endif
+#ifdef SYS_recvmsg
+	SEC_SYS(recvmsg, "a")
+#endif
+#ifdef SYS_remap_file_pages
+	SEC_SYS(remap_file_pages, "a")
+#endif
+#ifdef SYS_removexattr
+	SEC_SYS(removexattr, "a")
+#endif
+#ifdef SYS_removexattrat
+	SEC_SYS(removexattrat, "-")
+#else
+	SEC_NEW(removexattrat, 466, "-")
+#endif
+#ifdef SYS_rename
+	SEC_SYS(rename, "a")
+#endif
+#ifdef SYS_renameat
+	SEC_SYS(renameat, "a")
+#endif
+#ifdef SYS_renameat2
+	SEC_SYS(renameat2, "a")
+#endif
+#ifdef SYS_request_key
+	SEC_SYS(request_key, "-")
+#endif
+#ifdef SYS_restart_syscall
+	SEC_SYS(restart_syscall, "a")
+#endif
+#ifdef SYS_riscv_flush_icache
+	SEC_SYS(riscv_flush_icache, "v")
+#endif
+#ifdef SYS_rmdir
+	SEC_SYS(rmdir, "a")
+#endif
+#ifdef SYS_rseq
+	SEC_SYS(rseq, "a")
+#endif
+#ifdef SYS_rt_sigaction
+	SEC_SYS(rt_sigaction, "a")
+#endif
+#ifdef SYS_rt_sigpending
+	SEC_SYS(rt_sigpending, "a")
+#endif
+#ifdef SYS_rt_sigprocmask
+	SEC_SYS(rt_sigprocmask, "a")
+#endif
+#ifdef SYS_rt_sigqueueinfo
+	SEC_SYS(rt_sigqueueinfo, "a")
+#endif
+#ifdef SYS_rt_sigreturn
+	SEC_SYS(rt_sigreturn, "a")
+#endif
+#ifdef SYS_rt_sigsuspend
+	SEC_SYS(rt_sigsuspend, "a")
+#endif
+#ifdef SYS_rt_sigtimedwait
+	SEC_SYS(rt_sigtimedwait, "a")
+#endif
+#ifdef SYS_rt_sigtimedwait_time64
+	SEC_SYS(rt_sigtimedwait_time64, "a")
+#endif
+#ifdef SYS_rt_tgsigqueueinfo
+	SEC_SYS(rt_tgsigqueueinfo, "a")
+#endif
+#ifdef SYS_s390_pci_mmio_read
+	SEC_SYS(s390_pci_mmio_read, "z")
+#endif
+#ifdef SYS_s390_pci_mmio_write
+	SEC_SYS(s390_pci_mmio_write, "z")
+#endif
+#ifdef SYS_s390_runtime_instr
+	SEC_SYS(s390_runtime_instr, "z")
+#endif
+#ifdef SYS_sched_get_priority_max
+	SEC_SYS(sched_get_priority_max, "a")
+#endif
+#ifdef SYS_sched_get_priority_min
+	SEC_SYS(sched_get_priority_min, "a")
+#endif
+#ifdef SYS_sched_getaffinity
+	SEC_SYS(sched_getaffinity, "a")
+#endif
+#ifdef SYS_sched_getattr
+	SEC_SYS(sched_getattr, "a")
+#endif
+#ifdef SYS_sched_getparam
+	SEC_SYS(sched_getparam, "a")
+#endif
+#ifdef SYS_sched_getscheduler
+	SEC_SYS(sched_getscheduler, "a")
+#endif
+#ifdef SYS_sched_rr_get_interval
+	SEC_SYS(sched_rr_get_interval, "a")
+#endif
+#ifdef SYS_sched_rr_get_interval_time64
+	SEC_SYS(sched_rr_get_interval_time64, "a")
+#endif
+#ifdef SYS_sched_setaffinity
+	SEC_SYS(sched_setaffinity, "a")
+#endif
+#ifdef SYS_sched_setattr
+	SEC_SYS(sched_setattr, "a")
+#endif
+#ifdef SYS_sched_setparam
+	SEC_SYS(sched_setparam, "a")
+#endif
+#ifdef SYS_sched_setscheduler
+	SEC_SYS(sched_setscheduler, "a")
+#endif
+#ifdef SYS_sched_yield
+	SEC_SYS(sched_yield, "a")
+#endif
+#ifdef SYS_seccomp
+	SEC_SYS(seccomp, "a")
+#endif
+#ifdef SYS_select
+	SEC_SYS(select, "a")
+#endif
+#ifdef SYS_semctl
+	SEC_SYS(semctl, "a")
+#endif
+#ifdef SYS_semget
+	SEC_SYS(semget, "a")
+#endif
+#ifdef SYS_semop
+	SEC_SYS(semop, "a")
+#endif
+#ifdef SYS_semtimedop
+	SEC_SYS(semtimedop, "a")
+#endif
+#ifdef SYS_semtimedop_time64
+	SEC_SYS(semtimedop_time64, "a")
+#endif
+#ifdef SYS_send
+	SEC_SYS(send, "a")
+#endif
+#ifdef SYS_sendfile
+	SEC_SYS(sendfile, "a")
+#endif
+#ifdef SYS_sendfile64
+	SEC_SYS(sendfile64, "a")
+#endif
+#ifdef SYS_sendmmsg
+	SEC_SYS(sendmmsg, "a")
+#endif
+#ifdef SYS_sendmsg
+	SEC_SYS(sendmsg, "a")
+#endif
+#ifdef SYS_sendto
+	SEC_SYS(sendto, "a")
+#endif
+#ifdef SYS_set_mempolicy
+	SEC_SYS(set_mempolicy, "n")
+#endif
+#ifdef SYS_set_mempolicy_home_node
+	SEC_SYS(set_mempolicy_home_node, "n")
+#else
+	SEC_NEW(set_mempolicy_home_node, 450, "n")
+#endif
+#ifdef SYS_set_robust_list
+	SEC_SYS(set_robust_list, "a")
+#endif
+#ifdef SYS_set_thread_area
+	SEC_SYS(set_thread_area, "a")
+#endif
+#ifdef SYS_set_tid_address
+	SEC_SYS(set_tid_address, "a")
+#endif
+#ifdef __ARM_NR_set_tls
+	SEC_NR(set_tls, __ARM_NR_set_tls, "r")
+#endif
+#ifdef SYS_setdomainname
+	SEC_SYS(setdomainname, "A")
+#endif
+#ifdef SYS_setfsgid
+	SEC_SYS(setfsgid, "a")
+#endif
+#ifdef SYS_setfsgid32
+	SEC_SYS(setfsgid32, "a")
+#endif
+#ifdef SYS_setfsuid
+	SEC_SYS(setfsuid, "a")
+#endif
+#ifdef SYS_setfsuid32
+	SEC_SYS(setfsuid32, "a")
+#endif
+#ifdef SYS_setgid
+	SEC_SYS(setgid, "a")
+#endif
+#ifdef SYS_setgid32
+	SEC_SYS(setgid32, "a")
+#endif
+#ifdef SYS_setgroups
+	SEC_SYS(setgroups, "a")
+#endif
+#ifdef SYS_setgroups32
+	SEC_SYS(setgroups32, "a")
+#endif
+#ifdef SYS_sethostname
+	SEC_SYS(sethostname, "A")
+#endif
+#ifdef SYS_setitimer
+	SEC_SYS(setitimer, "a")
+#endif
+#ifdef SYS_setns
+	SEC_SYS(setns, "A")
+#endif
+#ifdef SYS_setpgid
+	SEC_SYS(setpgid, "a")
+#endif
+#ifdef SYS_setpriority
+	SEC_SYS(setpriority, "a")
+#endif
+#ifdef SYS_setregid
+	SEC_SYS(setregid, "a")
+#endif
+#ifdef SYS_setregid32
+	SEC_SYS(setregid32, "a")
+#endif
+#ifdef SYS_setresgid
+	SEC_SYS(setresgid, "a")
+#endif
+#ifdef SYS_setresgid32
+	SEC_SYS(setresgid32, "a")
+#endif
+#ifdef SYS_setresuid
+	SEC_SYS(setresuid, "a")
+#endif
+#ifdef SYS_setresuid32
+	SEC_SYS(setresuid32, "a")
+#endif
+#ifdef SYS_setreuid
+	SEC_SYS(setreuid, "a")
+#endif
+#ifdef SYS_setreuid32
+	SEC_SYS(setreuid32, "a")
+#endif
+#ifdef SYS_setrlimit
+	SEC_SYS(setrlimit, "a")
+#endif
+#ifdef SYS_setsid
+	SEC_SYS(setsid, "a")
+#endif
+#ifdef SYS_setsockopt
+	SEC_SYS(setsockopt, "a")
+#endif
+#if defined(SYS_settimeofday)
+	SEC_SYS(settimeofday, "T")
+#elif defined(SYS_settimeofday_time32)
+	SEC_NR(settimeofday, SYS_settimeofday_time32, "T")
+#endif
+#ifdef SYS_setuid
+	SEC_SYS(setuid, "a")
+#endif
+#ifdef SYS_setuid32
+	SEC_SYS(setuid32, "a")
+#endif
+#ifdef SYS_setxattr
+	SEC_SYS(setxattr, "a")
+#endif
+#ifdef SYS_setxattrat
+	SEC_SYS(setxattrat, "-")
+#else
+	SEC_NEW(setxattrat, 463, "-")
+#endif
+#ifdef SYS_sgetmask
+	SEC_SYS(sgetmask, "-")
+#endif
+#ifdef SYS_shmat
+	SEC_SYS(shmat, "a")
+#endif
+#ifdef SYS_shmctl
+	SEC_SYS(shmctl, "a")
+#endif
+#ifdef SYS_shmdt
+	SEC_SYS(shmdt, "a")
+#endif
+#ifdef SYS_shmget
+	SEC_SYS(shmget, "a")
+#endif
+#ifdef SYS_shutdown
+	SEC_SYS(shutdown, "a")
+#endif
+#ifdef SYS_sigaction
+	SEC_SYS(sigaction, "-")
+#endif
+#ifdef SYS_sigaltstack
+	SEC_SYS(sigaltstack, "a")
+#endif
+#ifdef SYS_signal
+	SEC_SYS(signal, "-")
+#endif
+#ifdef SYS_signalfd
+	SEC_SYS(signalfd, "a")
+#endif
+#ifdef SYS_signalfd4
+	SEC_SYS(signalfd4, "a")
+#endif
+#ifdef SYS_sigpending
+	SEC_SYS(sigpending, "-")
+#endif
+#ifdef SYS_sigprocmask
+	SEC_SYS(sigprocmask, "a")
+#endif
+#ifdef SYS_sigreturn
+	SEC_SYS(sigreturn, "a")
+#endif
+#ifdef SYS_sigsuspend
+	SEC_SYS(sigsuspend, "-")
+#endif
+#ifdef SYS_socket
+	SEC_SYS(socket, "s")
+#endif
+#ifdef SYS_socketcall
+	SEC_SYS(socketcall, "a")
+#endif
+#ifdef SYS_socketpair
+	SEC_SYS(socketpair, "a")
+#endif
+#ifdef SYS_splice
+	SEC_SYS(splice, "a")
+#endif
+#ifdef SYS_ssetmask
+	SEC_SYS(ssetmask, "-")
+#endif
+#ifdef SYS_stat
+	SEC_SYS(stat, "a")
+#endif
+#ifdef SYS_stat64
+	SEC_SYS(stat64, "a")
+#endif
+#ifdef SYS_statfs
+	SEC_SYS(statfs, "a")
+#endif
+#ifdef SYS_statfs64
+	SEC_SYS(statfs64, "a")
+#endif
+#ifdef SYS_statmount
+	SEC_SYS(statmount, "-")
+#else
+	SEC_NEW(statmount, 457, "-")
+#endif
+#ifdef SYS_statx
+	SEC_SYS(statx, "a")
+#endif
+#ifdef SYS_stime
+	SEC_SYS(stime, "T")
+#endif
+#ifdef SYS_swapcontext
+	SEC_SYS(swapcontext, "w")
+#endif
+#ifdef SYS_swapoff
+	SEC_SYS(swapoff, "-")
+#endif
+#ifdef SYS_swapon
+	SEC_SYS(swapon, "-")
+#endif
+#ifdef SYS_symlink
+	SEC_SYS(symlink, "a")
+#endif
+#ifdef SYS_symlinkat
+	SEC_SYS(symlinkat, "a")
+#endif
+#ifdef SYS_sync
+	SEC_SYS(sync, "a")
+#endif
+#ifdef SYS_sync_file_range
+	SEC_SYS(sync_file_range, "a")
+#endif
+#ifdef SYS_sync_file_range2
+	SEC_SYS(sync_file_range2, "r")
+#endif
+#ifdef SYS_syncfs
+	SEC_SYS(syncfs, "a")
+#endif
+#ifdef SYS_syscall
+	SEC_SYS(syscall, "-")
+#endif
+#ifdef SYS_sysfs
+	SEC_SYS(sysfs, "-")
+#endif
+#ifdef SYS_sysinfo
+	SEC_SYS(sysinfo, "a")
+#endif
+#ifdef SYS_syslog
+	SEC_SYS(syslog, "L")
+#endif
+#ifdef SYS_sysmips
+	SEC_SYS(sysmips, "-")
+#endif
+#ifdef SYS_tee
+	SEC_SYS(tee, "a")
+#endif
+#ifdef SYS_tgkill
+	SEC_SYS(tgkill, "a")
+#endif
+#ifdef SYS_time
+	SEC_SYS(time, "a")
+#endif
+#ifdef SYS_timer_create
+	SEC_SYS(timer_create, "a")
+#endif
+#ifdef SYS_timer_delete
+	SEC_SYS(timer_delete, "a")
+#endif
+#ifdef SYS_timer_getoverrun
+	SEC_SYS(timer_getoverrun, "a")
+#endif
+#if defined(SYS_timer_gettime)
+	SEC_SYS(timer_gettime, "a")
+#elif defined(SYS_timer_gettime32)
+	SEC_NR(timer_gettime, SYS_timer_gettime32, "a")
+#endif
+#ifdef SYS_timer_gettime64
+	SEC_SYS(timer_gettime64, "a")
+#endif
+#if defined(SYS_timer_settime)
+	SEC_SYS(timer_settime, "a")
+#elif defined(SYS_timer_settime32)
+	SEC_NR(timer_settime, SYS_timer_settime32, "a")
+#endif
+#ifdef SYS_timer_settime64
+	SEC_SYS(timer_settime64, "a")
+#endif
+#ifdef SYS_timerfd
+	SEC_SYS(timerfd, "-")
+#endif
+#ifdef SYS_timerfd_create
+	SEC_SYS(timerfd_create, "a")
+#endif
+#if defined(SYS_timerfd_gettime)
+	SEC_SYS(timerfd_gettime, "a")
+#elif defined(SYS_timerfd_gettime32)
+	SEC_NR(timerfd_gettime, SYS_timerfd_gettime32, "a")
+#endif
+#ifdef SYS_timerfd_gettime64
+	SEC_SYS(timerfd_gettime64, "a")
+#endif
+#if defined(SYS_timerfd_settime)
+	SEC_SYS(timerfd_settime, "a")
+#elif defined(SYS_timerfd_settime32)
+	SEC_NR(timerfd_settime, SYS_timerfd_settime32, "a")
+#endif
+#ifdef SYS_timerfd_settime64
+	SEC_SYS(timerfd_settime64, "a")
+#endif
+#ifdef SYS_times
+	SEC_SYS(times, "a")
+#endif
+#ifdef SYS_tkill
+	SEC_SYS(tkill, "a")
+#endif
+#ifdef SYS_truncate
+	SEC_SYS(truncate, "a")
+#endif
+#ifdef SYS_truncate64
+	SEC_SYS(truncate64, "a")
+#endif
+#ifdef SYS_ugetrlimit
+	SEC_SYS(ugetrlimit, "a")
+#endif
+#ifdef SYS_umask
+	SEC_SYS(umask, "a")
+#endif
+#ifdef SYS_umount
+	SEC_SYS(umount, "A")
+#endif
+#ifdef SYS_umount2
+	SEC_SYS(umount2, "A")
+#endif
+#ifdef SYS_uname
+	SEC_SYS(uname, "a")
+#endif
+#ifdef SYS_unlink
+	SEC_SYS(unlink, "a")
+#endif
+#ifdef SYS_unlinkat
+	SEC_SYS(unlinkat, "a")
+#endif
+#ifdef SYS_unshare
+	SEC_SYS(unshare, "A")
+#endif
+#ifdef SYS_uselib
+	SEC_SYS(uselib, "-")
+#endif
+#ifdef SYS_userfaultfd
+	SEC_SYS(userfaultfd, "-")
+#endif
+#ifdef __ARM_NR_usr26
+	SEC_NR(usr26, __ARM_NR_usr26, "-")
+#endif
+#ifdef __ARM_NR_usr32
+	SEC_NR(usr32, __ARM_NR_usr32, "-")
+#endif
+#ifdef SYS_ustat
+	SEC_SYS(ustat, "-")
+#endif
+#ifdef SYS_utime
+	SEC_SYS(utime, "a")
+#endif
+#ifdef SYS_utimensat
+	SEC_SYS(utimensat, "a")
+#endif
+#ifdef SYS_utimensat_time64
+	SEC_SYS(utimensat_time64, "a")
+#endif
+#ifdef SYS_utimes
+	SEC_SYS(utimes, "a")
+#endif
+#ifdef SYS_vfork
+	SEC_SYS(vfork, "a")
+#endif
+#ifdef SYS_vhangup
+	SEC_SYS(vhangup, "y")
+#endif
+#ifdef SYS_vm86
+	SEC_SYS(vm86, "-")
+#endif
+#ifdef SYS_vmsplice
+	SEC_SYS(vmsplice, "a")
+#endif
+#ifdef SYS_wait4
+	SEC_SYS(wait4, "a")
+#endif
+#ifdef SYS_waitid
+	SEC_SYS(waitid, "a")
+#endif
+#ifdef SYS_waitpid
+	SEC_SYS(waitpid, "a")
+#endif
+#ifdef SYS_write
+	SEC_SYS(write, "a")
+#endif
+#ifdef SYS_writev
+	SEC_SYS(writev, "a")
+#endif
+	;
+
+/* Syscalls added since Linux 5.1 are numbered alike everywhere, from
+ * pidfd_send_signal (424), plus the ABI's base (4000 on MIPS o32). */
+#ifdef SYS_pidfd_send_signal
+#define SEC_SHARED_BASE ((uint32_t)SYS_pidfd_send_signal - 424)
+#endif
+
+struct sec_sys {
+	const char *name;
+	char cls;                   /* Docker's rule, see sec_default */
+	const char *num;            /* the number as text */
+};
+
+/* The entry at p into e; returns the next one, or NULL at the end. */
+static const char *sec_sys_next(const char *p, struct sec_sys *e)
+{
+	if (p >= sec_sys_table + sizeof sec_sys_table - 1)
+		return NULL;
+	e->name = p;
+	p += strlen(p) + 1;
+	e->cls = *p;
+	e->num = p + 1;
+	return p + strlen(p) + 1;
+}
+
+/* A sum of decimal or hex terms, in parentheses or not; a leading '+'
+ * counts from the shared base. SEC_NONE if it cannot be read. */
+static uint32_t sec_sys_number(const char *s)
+{
+	uint32_t nr = 0;
+	const char *end;
+
+	if (*s == '+') {
+#ifdef SEC_SHARED_BASE
+		nr = SEC_SHARED_BASE;
+#else
+		return SEC_NONE;
+#endif
+	}
+	for (; *s; s = end) {
+		end = (char *)s + 1;
+		if (strchr("+() ", *s))
+			continue;
+		nr += (uint32_t)num(s, &end);
+		if (end == s)
+			return SEC_NONE;
+	}
+	return nr;
+}
+
+/* The table's entries in an array, for a binary search while a profile
+ * is read (hundreds of names). */
+struct sec_index {
+	const char **at;
+	size_t n;
+};
+
+static int sec_index_make(struct sec_index *x)
+{
+	const char *p = sec_sys_table;
+	struct sec_sys e;
+
+	for (x->n = 0; (p = sec_sys_next(p, &e)); x->n++)
+		;
+	if (!(x->at = malloc(x->n * sizeof *x->at)))
+		return err_set("out of memory");
+	for (x->n = 0, p = sec_sys_table; (p = sec_sys_next(p, &e));)
+		x->at[x->n++] = e.name;
+	return 0;
+}
+
+static int sec_index_find(const struct sec_index *x, const char *name, uint32_t *nr)
+{
+	size_t lo = 0, hi = x->n, mid;
+	struct sec_sys e;
+	int c;
+
+	while (lo < hi) {
+		mid = lo + (hi - lo) / 2;
+		if ((c = strcmp(x->at[mid], name)) < 0) {
+			lo = mid + 1;
+		} else if (c > 0) {
+			hi = mid;
+		} else {
+			sec_sys_next(x->at[mid], &e);
+			*nr = sec_sys_number(e.num);
+			return *nr == SEC_NONE ? -1 : 0;
+		}
+	}
+	return -1;
+}
+
+/* ------------------------------------------------------------ parse */
+
+#define SEC_PATH "linux.seccomp"
+
+static const struct { const char *name; uint32_t ret; } sec_actions[] = {
+	{ "SCMP_ACT_KILL", SECCOMP_RET_KILL_THREAD },   /* as libseccomp */
+	{ "SCMP_ACT_KILL_THREAD", SECCOMP_RET_KILL_THREAD },
+	{ "SCMP_ACT_KILL_PROCESS", SECCOMP_RET_KILL_PROCESS },
+	{ "SCMP_ACT_TRAP", SECCOMP_RET_TRAP },
+	{ "SCMP_ACT_ERRNO", SECCOMP_RET_ERRNO },
+	{ "SCMP_ACT_TRACE", SECCOMP_RET_TRACE },
+	{ "SCMP_ACT_ALLOW", SECCOMP_RET_ALLOW },
+	{ "SCMP_ACT_LOG", SECCOMP_RET_LOG },
+	{ "SCMP_ACT_NOTIFY", SECCOMP_RET_USER_NOTIF },
+};
+
+/* In enum order. */
+static const char sec_op_names[] = "SCMP_CMP_NE\0SCMP_CMP_LT\0SCMP_CMP_LE\0"
+    "SCMP_CMP_EQ\0SCMP_CMP_GE\0SCMP_CMP_GT\0SCMP_CMP_MASKED_EQ\0";
+
+/* Bit n is flag 1 << n; those from NEW_LISTENER on serve a listener. */
+static const char sec_flag_names[] = "SECCOMP_FILTER_FLAG_TSYNC\0"
+    "SECCOMP_FILTER_FLAG_LOG\0SECCOMP_FILTER_FLAG_SPEC_ALLOW\0"
+    "SECCOMP_FILTER_FLAG_NEW_LISTENER\0SECCOMP_FILTER_FLAG_TSYNC_ESRCH\0"
+    "SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV\0";
+#define SEC_FLAG_LISTENER 3
+
+static const char sec_arch_names[] = "SCMP_ARCH_X86\0SCMP_ARCH_X86_64\0"
+    "SCMP_ARCH_X32\0SCMP_ARCH_ARM\0SCMP_ARCH_AARCH64\0SCMP_ARCH_MIPS\0"
+    "SCMP_ARCH_MIPS64\0SCMP_ARCH_MIPS64N32\0SCMP_ARCH_MIPSEL\0"
+    "SCMP_ARCH_MIPSEL64\0SCMP_ARCH_MIPSEL64N32\0SCMP_ARCH_PPC\0"
+    "SCMP_ARCH_PPC64\0SCMP_ARCH_PPC64LE\0SCMP_ARCH_S390\0SCMP_ARCH_S390X\0"
+    "SCMP_ARCH_PARISC\0SCMP_ARCH_PARISC64\0SCMP_ARCH_RISCV64\0"
+    "SCMP_ARCH_LOONGARCH64\0SCMP_ARCH_M68K\0SCMP_ARCH_SH\0SCMP_ARCH_SHEB\0";
+
+/* The position of s in a list of NUL-terminated names, or -1. */
+static int sec_list_index(const char *list, const char *s)
+{
+	int i;
+
+	for (i = 0; *list; list += strlen(list) + 1, i++)
+		if (!strcmp(list, s))
+			return i;
+	return -1;
+}
+
+/* An action with, for SCMP_ACT_ERRNO and SCMP_ACT_TRACE, its errnoRet
+ * (EPERM when absent, as runc does). */
+static int sec_action(const struct json *v, const char *path,
+    const struct json *ret, const char *rpath, uint32_t *out)
+{
+	const char *s;
+	int64_t data = EPERM;
+	size_t i;
+
+	if (!v)
+		return err_set("%s: missing", path);
+	if (!(s = cfg_str(v, path)))
+		return -1;
+	for (i = 0; i < LEN(sec_actions) && strcmp(sec_actions[i].name, s); i++)
+		;
+	if (i == LEN(sec_actions))
+		return err_set("%s: unknown action \"%s\"", path, s);
+	*out = sec_actions[i].ret;
+	if (*out == SECCOMP_RET_USER_NOTIF)
+		return err_set("%s: %s is not supported by sandbox", path, s);
+	if (ret && ret->type != JSON_NULL) {
+		if (*out != SECCOMP_RET_ERRNO && *out != SECCOMP_RET_TRACE)
+			return err_set("%s: not allowed with %s", rpath, s);
+		/* the kernel caps an errno at MAX_ERRNO */
+		if (cfg_int(ret, rpath, 0, *out == SECCOMP_RET_ERRNO ? 4095 : 0xffff,
+		    &data) < 0)
+			return -1;
+	}
+	if (*out == SECCOMP_RET_ERRNO || *out == SECCOMP_RET_TRACE)
+		*out |= (uint32_t)data;
+	return 0;
+}
+
+/* Only the native architecture is filtered; the others are killed. */
+static int sec_arches(const struct json *v)
+{
+	const struct json *e;
+	char p[64];
+	size_t i = 0;
+
+	if (cfg_want(v, JSON_ARRAY, SEC_PATH ".architectures") < 0)
+		return -1;
+	for (e = v->child; e; e = e->next, i++) {
+		strf(p, sizeof p, SEC_PATH ".architectures[%zu]", i);
+		if (!cfg_str(e, p))
+			return -1;
+		if (sec_list_index(sec_arch_names, e->str) < 0)
+			return err_set("%s: unknown architecture \"%s\"", p, e->str);
+		if (strcmp(e->str, SEC_ARCH_NAME))
+			dbg("%s: %s ignored: the filter kills every syscall not of %s",
+			    p, e->str, SEC_ARCH_NAME);
+	}
+	return 0;
+}
+
+static int sec_flags(const struct json *v, unsigned *flags)
+{
+	const struct json *e;
+	char p[64];
+	size_t i = 0;
+	int bit;
+
+	if (cfg_want(v, JSON_ARRAY, SEC_PATH ".flags") < 0)
+		return -1;
+	for (e = v->child; e; e = e->next, i++) {
+		strf(p, sizeof p, SEC_PATH ".flags[%zu]", i);
+		if (!cfg_str(e, p))
+			return -1;
+		if ((bit = sec_list_index(sec_flag_names, e->str)) < 0)
+			return err_set("%s: unknown flag \"%s\"", p, e->str);
+		if (bit >= SEC_FLAG_LISTENER)
+			return err_set("%s: %s needs a notify listener, not supported by sandbox",
+			    p, e->str);
+		*flags |= 1u << bit;
+	}
+	return 0;
+}
+
+static int sec_arg(const struct json *v, const char *path, struct sec_arg *c)
+{
+	const struct json *t;
+	char p[128];
+	int64_t x;
+	int op;
+
+	if (cfg_want(v, JSON_OBJECT, path) < 0)
+		return -1;
+	strf(p, sizeof p, "%s.index", path);
+	if (!(t = json_get(v, "index")))
+		return err_set("%s: missing", p);
+	if (cfg_int(t, p, 0, 5, &x) < 0)
+		return -1;
+	c->index = (uint8_t)x;
+	strf(p, sizeof p, "%s.value", path);
+	if (!(t = json_get(v, "value")))
+		return err_set("%s: missing", p);
+	if (cfg_u64(t, p, &c->value) < 0)
+		return -1;
+	strf(p, sizeof p, "%s.valueTwo", path);
+	if ((t = json_get(v, "valueTwo")) && t->type != JSON_NULL &&
+	    cfg_u64(t, p, &c->value2) < 0)
+		return -1;
+	strf(p, sizeof p, "%s.op", path);
+	if (!(t = json_get(v, "op")))
+		return err_set("%s: missing", p);
+	if (!cfg_str(t, p))
+		return -1;
+	if ((op = sec_list_index(sec_op_names, t->str)) < 0)
+		return err_set("%s: unknown operator \"%s\"", p, t->str);
+	c->op = (uint8_t)op;
+	return 0;
+}
+
+static int sec_args(struct arena *a, const struct json *v, const char *path,
+    struct sec_arg **args, uint32_t *nargs)
+{
+	const struct json *e;
+	char p[96];
+
+	if (!v || v->type == JSON_NULL)
+		return 0;
+	strf(p, sizeof p, "%s.args", path);
+	if (cfg_want(v, JSON_ARRAY, p) < 0)
+		return -1;
+	if (v->n && !(*args = arena_alloc(a, v->n * sizeof **args)))
+		return -1;
+	for (e = v->child; e; e = e->next, ++*nargs) {
+		strf(p, sizeof p, "%s.args[%u]", path, (unsigned)*nargs);
+		if (sec_arg(e, p, &(*args)[*nargs]) < 0)
+			return -1;
+	}
+	return 0;
+}
+
+/* A rule for each name this target knows. Unknown names are skipped, as
+ * runc does: one profile serves several architectures and kernels. */
+static int sec_names(const struct json *v, const char *path, const struct sec_rule *r,
+    const struct sec_index *x, struct sec_profile *p)
+{
+	const struct json *e;
+	char q[96];
+	uint32_t nr;
+	size_t j = 0;
+
+	strf(q, sizeof q, "%s.names", path);
+	if (!v)
+		return err_set("%s: missing", q);
+	if (cfg_want(v, JSON_ARRAY, q) < 0)
+		return -1;
+	if (!v->n)
+		return err_set("%s: empty", q);
+	for (e = v->child; e; e = e->next, j++) {
+		strf(q, sizeof q, "%s.names[%zu]", path, j);
+		if (!cfg_str(e, q))
+			return -1;
+		if (sec_index_find(x, e->str, &nr) < 0) {
+			dbg("%s: unknown syscall \"%s\" skipped", q, e->str);
+			continue;
+		}
+		p->rules[p->nrules] = *r;
+		p->rules[p->nrules].nr = nr;
+		p->rules[p->nrules].order = (uint32_t)p->nrules;
+		p->nrules++;
+	}
+	return 0;
+}
+
+/* One element of syscalls[]. */
+static int sec_syscall(struct arena *a, const struct json *v, size_t i,
+    const struct sec_index *x, struct sec_profile *p)
+{
+	struct sec_arg *args = NULL;
+	struct sec_rule r = { 0, 0, 0, 0, NULL };
+	char path[64], pa[96], pe[96];
+
+	strf(path, sizeof path, SEC_PATH ".syscalls[%zu]", i);
+	strf(pa, sizeof pa, "%s.action", path);
+	strf(pe, sizeof pe, "%s.errnoRet", path);
+	if (cfg_want(v, JSON_OBJECT, path) < 0 ||
+	    sec_action(json_get(v, "action"), pa, json_get(v, "errnoRet"), pe, &r.action) < 0 ||
+	    sec_args(a, json_get(v, "args"), path, &args, &r.nargs) < 0)
+		return -1;
+	r.args = args;
+	return sec_names(json_get(v, "names"), path, &r, x, p);
+}
+
+/* Members for a notify listener, which sandbox does not provide. */
+static int sec_no_listener(const struct json *v)
+{
+	static const char *const keys[] = { "listenerPath", "listenerMetadata" };
+	const struct json *t;
+	size_t i;
+
+	for (i = 0; i < LEN(keys); i++) {
+		t = json_get(v, keys[i]);
+		if (t && t->type != JSON_NULL && !(t->type == JSON_STRING && !t->len))
+			return err_set(SEC_PATH ".%s: not supported by sandbox (no notify listener)",
+			    keys[i]);
+	}
+	return 0;
+}
+
+/* linux.seccomp into p; its rules are allocated in a. */
+static int sec_parse(struct arena *a, const struct json *v, struct sec_profile *p)
+{
+	const struct json *t, *e, *names;
+	struct sec_index x;
+	size_t i = 0, cap = 0;
+	int r = 0;
+
+	memset(p, 0, sizeof *p);
+	if (cfg_want(v, JSON_OBJECT, SEC_PATH) < 0 ||
+	    sec_action(json_get(v, "defaultAction"), SEC_PATH ".defaultAction",
+	    json_get(v, "defaultErrnoRet"), SEC_PATH ".defaultErrnoRet",
+	    &p->default_action) < 0 || sec_no_listener(v) < 0)
+		return -1;
+	if ((t = json_get(v, "architectures")) && t->type != JSON_NULL &&
+	    sec_arches(t) < 0)
+		return -1;
+	if ((t = json_get(v, "flags")) && t->type != JSON_NULL &&
+	    sec_flags(t, &p->flags) < 0)
+		return -1;
+	if (!(t = json_get(v, "syscalls")) || t->type == JSON_NULL)
+		return 0;
+	if (cfg_want(t, JSON_ARRAY, SEC_PATH ".syscalls") < 0)
+		return -1;
+	for (e = t->child; e; e = e->next)
+		if (e->type == JSON_OBJECT && (names = json_get(e, "names")) &&
+		    names->type == JSON_ARRAY)
+			cap += names->n;
+	if ((cap && !(p->rules = arena_alloc(a, cap * sizeof *p->rules))) ||
+	    sec_index_make(&x) < 0)
+		return -1;
+	for (e = t->child; e && r == 0; e = e->next, i++)
+		r = sec_syscall(a, e, i, &x, p);
+	free(x.at);
+	return r;
+}
+
+/* ---------------------------------------------------- default profile */
+
+/* The effect of Docker's default profile (moby profiles/seccomp/
+ * default.json, 2024), from the class letters of the table:
+ *   a  allowed             k  allowed on Linux >= 4.8 or with SYS_PTRACE
+ *   s  socket, but not AF_VSOCK
+ *   p  personality: only PER_LINUX, PER_LINUX32, UNAME26 and the query
+ *   c  clone: anything with SYS_ADMIN, else no namespace flags
+ *   3  clone3: with SYS_ADMIN, else ENOSYS (its flags are in memory, so
+ *      the filter cannot check them; libc falls back to clone)
+ *   r x X v  only on arm/arm64, x86_64, x86, riscv64 (Docker's "arches")
+ *   A L B P D b C M q t R T y n  allowed with a capability (table below)
+ *   -  not in the profile
+ * Everything else gets EPERM. An allow-list, as Docker's: a deny-list
+ * would let through every syscall newer than the list. */
+#define SEC_NOCAP 0xff
+
+static const struct { char cls; uint8_t cap, or_cap; } sec_dflt_caps[] = {
+	{ 'A', CAP_SYS_ADMIN, SEC_NOCAP },
+	{ 'c', CAP_SYS_ADMIN, SEC_NOCAP },
+	{ '3', CAP_SYS_ADMIN, SEC_NOCAP },
+	{ 'L', CAP_SYS_ADMIN, CAP_SYSLOG },
+	{ 'B', CAP_SYS_ADMIN, CAP_BPF },
+	{ 'P', CAP_SYS_ADMIN, CAP_PERFMON },
+	{ 'D', CAP_DAC_READ_SEARCH, SEC_NOCAP },
+	{ 'b', CAP_SYS_BOOT, SEC_NOCAP },
+	{ 'C', CAP_SYS_CHROOT, SEC_NOCAP },
+	{ 'M', CAP_SYS_MODULE, SEC_NOCAP },
+	{ 'q', CAP_SYS_PACCT, SEC_NOCAP },
+	{ 't', CAP_SYS_PTRACE, SEC_NOCAP },
+	{ 'k', CAP_SYS_PTRACE, SEC_NOCAP },
+	{ 'R', CAP_SYS_RAWIO, SEC_NOCAP },
+	{ 'T', CAP_SYS_TIME, SEC_NOCAP },
+	{ 'y', CAP_SYS_TTY_CONFIG, SEC_NOCAP },
+	{ 'n', CAP_SYS_NICE, SEC_NOCAP },
+};
+
+static const char sec_dflt_native[] = "a"
+#if defined(__arm__) || defined(__aarch64__)
+    "r"
+#endif
+#if defined(__x86_64__)
+    "xX"
+#elif defined(__i386__)
+    "X"
+#endif
+#if defined(__riscv)
+    "v"
+#endif
+    ;
+
+#define SEC_AF_VSOCK 40
+#define SEC_CLONE_NS (CLONE_NEWNS | CLONE_NEWCGROUP | CLONE_NEWUTS | \
+    CLONE_NEWIPC | CLONE_NEWUSER | CLONE_NEWPID | CLONE_NEWNET)
+
+static const struct sec_arg sec_dflt_vsock = { 0, SEC_NE, SEC_AF_VSOCK, 0 };
+static const struct sec_arg sec_dflt_clone = { 0, SEC_MASKED_EQ, SEC_CLONE_NS, 0 };
+static const struct sec_arg sec_dflt_persona[] = {
+	{ 0, SEC_EQ, 0, 0 },                /* PER_LINUX */
+	{ 0, SEC_EQ, 0x0008, 0 },           /* PER_LINUX32 */
+	{ 0, SEC_EQ, 0x20000, 0 },          /* UNAME26 */
+	{ 0, SEC_EQ, 0x20008, 0 },          /* UNAME26 | PER_LINUX32 */
+	{ 0, SEC_EQ, 0xffffffff, 0 },       /* query */
+};
+
+static int sec_dflt_cap(char cls, uint64_t caps)
+{
+	size_t i;
+
+	for (i = 0; i < LEN(sec_dflt_caps); i++)
+		if (sec_dflt_caps[i].cls == cls)
+			return (caps >> sec_dflt_caps[i].cap & 1) ||
+			    (sec_dflt_caps[i].or_cap != SEC_NOCAP &&
+			    (caps >> sec_dflt_caps[i].or_cap & 1));
+	return 0;
+}
+
+static void sec_dflt_rule(struct sec_profile *p, uint32_t nr, uint32_t action,
+    const struct sec_arg *arg)
+{
+	struct sec_rule *r = &p->rules[p->nrules];
+
+	r->nr = nr;
+	r->action = action;
+	r->order = (uint32_t)p->nrules++;
+	r->nargs = arg != NULL;
+	r->args = arg;
+}
+
+/* Linux version as major << 16 | minor << 8 | patch (at most 255). */
+static unsigned sec_kernel_version(void)
+{
+	struct utsname u;
+	unsigned long long v[3] = { 0, 0, 0 };
+	const char *s, *end;
+	int i;
+
+	if (uname(&u) < 0)
+		return 0;
+	for (s = u.release, i = 0; i < 3; i++, s = end + (*end == '.')) {
+		v[i] = dec(s, &end);
+		if (end == s)
+			break;
+	}
+	return (unsigned)(v[0] << 16 | (v[1] > 255 ? 255 : v[1]) << 8 |
+	    (v[2] > 255 ? 255 : v[2]));
+}
+
+/* Docker's default profile for a container with the capabilities caps
+ * (Docker looks at the bounding set) on a kernel of version kver
+ * (sec_kernel_version()). Rules in a. */
+static int sec_default(struct arena *a, uint64_t caps, unsigned kver,
+    struct sec_profile *p)
+{
+	const char *s = sec_sys_table;
+	struct sec_sys e;
+	size_t n = LEN(sec_dflt_persona);
+	uint32_t nr;
+	size_t i;
+
+	memset(p, 0, sizeof *p);
+	p->default_action = SEC_EPERM;
+	while ((s = sec_sys_next(s, &e)))
+		n++;
+	if (!(p->rules = arena_alloc(a, n * sizeof *p->rules)))
+		return -1;
+	for (s = sec_sys_table; (s = sec_sys_next(s, &e));) {
+		if (e.cls == '-' || (nr = sec_sys_number(e.num)) == SEC_NONE)
+			continue;
+		if (strchr(sec_dflt_native, e.cls) || sec_dflt_cap(e.cls, caps) ||
+		    (e.cls == 'k' && kver >= (4 << 16 | 8 << 8)))
+			sec_dflt_rule(p, nr, SECCOMP_RET_ALLOW, NULL);
+		else if (e.cls == 's')
+			sec_dflt_rule(p, nr, SECCOMP_RET_ALLOW, &sec_dflt_vsock);
+		else if (e.cls == 'c')
+			sec_dflt_rule(p, nr, SECCOMP_RET_ALLOW, &sec_dflt_clone);
+		else if (e.cls == '3')
+			sec_dflt_rule(p, nr, SEC_ENOSYS, NULL);
+		else if (e.cls == 'p')
+			for (i = 0; i < LEN(sec_dflt_persona); i++)
+				sec_dflt_rule(p, nr, SECCOMP_RET_ALLOW, &sec_dflt_persona[i]);
+	}
+	return 0;
+}
+
+/* ---------------------------------------------------------- compile */
+
+/* The program is assembled backwards, from its last instruction: every
+ * jump goes forward, so its target is already placed and its distance
+ * known. A label is the count of instructions emitted when the target
+ * was; a jump emitted now at count n reaches label L with offset n - L.
+ * Conditional jumps have 8-bit offsets: a farther target gets an
+ * unconditional BPF_JA (32-bit offset) next to the jump. */
+struct sec_asm {
+	struct sock_filter *buf;    /* SEC_MAXINSNS, filled from the end */
+	uint32_t n;
+	int full;
+	uint32_t ret_k[4], ret_at[4];   /* recent returns, to share */
+};
+
+static uint32_t sec_emit(struct sec_asm *a, uint16_t code, uint8_t jt,
+    uint8_t jf, uint32_t k)
+{
+	struct sock_filter *f;
+
+	if (a->n == SEC_MAXINSNS) {
+		a->full = 1;
+		return a->n;
+	}
+	f = &a->buf[SEC_MAXINSNS - ++a->n];
+	f->code = code;
+	f->jt = jt;
+	f->jf = jf;
+	f->k = k;
+	return a->n;
+}
+
+static uint32_t sec_ld(struct sec_asm *a, uint32_t off)
+{
+	return sec_emit(a, BPF_LD | BPF_W | BPF_ABS, 0, 0, off);
+}
+
+static uint32_t sec_ret(struct sec_asm *a, uint32_t k)
+{
+	unsigned i = (k ^ k >> 16) & 3;
+
+	if (a->ret_at[i] && a->ret_k[i] == k && a->n - a->ret_at[i] < 128)
+		return a->ret_at[i];
+	a->ret_k[i] = k;
+	return a->ret_at[i] = sec_emit(a, BPF_RET | BPF_K, 0, 0, k);
+}
+
+/* if (A op k) goto lt; else goto lf */
+static uint32_t sec_jump(struct sec_asm *a, uint16_t op, uint32_t k,
+    uint32_t lt, uint32_t lf)
+{
+	while (a->n - lt > 255 || a->n - lf > 255) {
+		if (a->full)
+			return a->n;
+		if (a->n - lt > 255)
+			lt = sec_emit(a, BPF_JMP | BPF_JA, 0, 0, a->n - lt);
+		else
+			lf = sec_emit(a, BPF_JMP | BPF_JA, 0, 0, a->n - lf);
+	}
+	return sec_emit(a, BPF_JMP | op | BPF_K, (uint8_t)(a->n - lt),
+	    (uint8_t)(a->n - lf), k);
+}
+
+/* The low word of an argument against the low word of c. */
+static uint32_t sec_cmp_lo(struct sec_asm *a, const struct sec_arg *c,
+    uint32_t off, uint32_t ok, uint32_t fail)
+{
+	uint32_t k = (uint32_t)c->value;
+
+	switch (c->op) {
+	case SEC_MASKED_EQ:
+		if (!k)
+			return (uint32_t)c->value2 ? fail : ok;
+		sec_jump(a, BPF_JEQ, (uint32_t)c->value2, ok, fail);
+		if (k != 0xffffffffu)
+			sec_emit(a, BPF_ALU | BPF_AND | BPF_K, 0, 0, k);
+		break;
+	case SEC_EQ: sec_jump(a, BPF_JEQ, k, ok, fail); break;
+	case SEC_NE: sec_jump(a, BPF_JEQ, k, fail, ok); break;
+	case SEC_GT: sec_jump(a, BPF_JGT, k, ok, fail); break;
+	case SEC_GE: sec_jump(a, BPF_JGE, k, ok, fail); break;
+	case SEC_LT: sec_jump(a, BPF_JGE, k, fail, ok); break;
+	default: sec_jump(a, BPF_JGT, k, fail, ok); break;
+	}
+	return sec_ld(a, off + SEC_LO);
+}
+
+/* One comparison of a 64-bit argument: the high words decide unless
+ * equal, then the low words. Returns the entry label. */
+static uint32_t sec_cmp(struct sec_asm *a, const struct sec_arg *c,
+    uint32_t ok, uint32_t fail)
+{
+	uint32_t off = offsetof(struct seccomp_data, args) + 8 * c->index;
+	uint32_t hi = (uint32_t)(c->value >> 32), hi2 = (uint32_t)(c->value2 >> 32);
+	uint32_t above, below, lo;
+
+	/* where a high word above or below the value's sends the test */
+	switch (c->op) {
+	case SEC_EQ: case SEC_MASKED_EQ: above = below = fail; break;
+	case SEC_NE: above = below = ok; break;
+	case SEC_GT: case SEC_GE: above = ok; below = fail; break;
+	default: above = fail; below = ok; break;
+	}
+	lo = sec_cmp_lo(a, c, off, ok, fail);
+	if (c->op == SEC_MASKED_EQ) {
+		if (SEC_ARG32 || !hi)
+			return hi2 ? fail : lo;
+		sec_jump(a, BPF_JEQ, hi2, lo, fail);
+		if (hi != 0xffffffffu)
+			sec_emit(a, BPF_ALU | BPF_AND | BPF_K, 0, 0, hi);
+		return sec_ld(a, off + SEC_HI);
+	}
+	if (SEC_ARG32)              /* the argument's high word is 0 */
+		return hi ? below : lo;
+	if (above == below || !hi)  /* nothing is below 0 */
+		sec_jump(a, BPF_JEQ, hi, lo, above);
+	else if (hi == 0xffffffffu) /* nor above ~0 */
+		sec_jump(a, BPF_JEQ, hi, lo, below);
+	else
+		sec_jump(a, BPF_JGT, hi, above, sec_jump(a, BPF_JEQ, hi, lo, below));
+	return sec_ld(a, off + SEC_HI);
+}
+
+/* The rules of one syscall, most restrictive first; the first match
+ * returns, no match returns dflt. */
+static uint32_t sec_chain(struct sec_asm *a, const struct sec_rule *const *r,
+    size_t n, uint32_t dflt)
+{
+	uint32_t fail = sec_ret(a, dflt), ok;
+	size_t j;
+
+	while (n--) {
+		ok = sec_ret(a, r[n]->action);
+		for (j = r[n]->nargs; j--;)
+			ok = sec_cmp(a, &r[n]->args[j], ok, fail);
+		fail = ok;
+	}
+	return fail;
+}
+
+/* Syscall numbers from lo up to the next interval's lo: one action, or
+ * the rules of one syscall. */
+struct sec_ival {
+	uint32_t lo;
+	uint32_t ret;
+	const struct sec_rule *const *rules;
+	size_t nrules;
+};
+
+static size_t sec_ival_add(struct sec_ival *v, size_t n, uint32_t lo, uint32_t ret,
+    const struct sec_rule *const *rules, size_t nrules)
+{
+	if (!rules && n && !v[n - 1].rules && v[n - 1].ret == ret)
+		return n;
+	v[n].lo = lo;
+	v[n].ret = ret;
+	v[n].rules = rules;
+	v[n].nrules = nrules;
+	return n + 1;
+}
+
+/* Numbers no rule names, [from, to): the default action, or ENOSYS above
+ * the largest ordinary number named (the stub) when enosys is set. */
+static size_t sec_ival_gap(struct sec_ival *v, size_t n, uint64_t from, uint64_t to,
+    uint32_t dflt, uint64_t enosys)
+{
+	if (from < to && from < SEC_PRIVATE_BASE) {
+		n = sec_ival_add(v, n, (uint32_t)from, from >= enosys ? SEC_ENOSYS : dflt,
+		    NULL, 0);
+		from = SEC_PRIVATE_BASE;
+	}
+	if (from < to)
+		n = sec_ival_add(v, n, (uint32_t)from, dflt, NULL, 0);
+	return n;
+}
+
+/* ENOSYS for numbers above those named, unless the default allows: as
+ * runc's patchbpf, which libseccomp-based runtimes all share. */
+static uint64_t sec_enosys_from(const struct sec_profile *p)
+{
+	uint32_t act = p->default_action & SECCOMP_RET_ACTION_FULL;
+	uint64_t from = 0;
+	size_t i;
+
+	if (act == SECCOMP_RET_ALLOW || act == SECCOMP_RET_LOG ||
+	    act == SECCOMP_RET_TRACE || p->default_action == SEC_ENOSYS)
+		return 1ull << 32;
+	for (i = 0; i < p->nrules; i++)
+		if (p->rules[i].nr + 1ull > from && p->rules[i].nr + 0ull < SEC_PRIVATE_BASE)
+			from = p->rules[i].nr + 1ull;
+	return from ? from : 1ull << 32;
+}
+
+/* The kernel's order of actions between filters: lower is stronger. */
+static int32_t sec_rank(uint32_t action)
+{
+	return (int32_t)(action & SECCOMP_RET_ACTION_FULL);
+}
+
+static int sec_rule_cmp(const struct sec_rule *a, const struct sec_rule *b)
+{
+	if (a->nr != b->nr)
+		return a->nr < b->nr ? -1 : 1;
+	if (sec_rank(a->action) != sec_rank(b->action))
+		return sec_rank(a->action) < sec_rank(b->action) ? -1 : 1;
+	return a->order < b->order ? -1 : a->order > b->order;
+}
+
+/* Shell sort with Ciura's gaps: qsort would add 2 KB to the binary. */
+static void sec_sort(const struct sec_rule **r, size_t n)
+{
+	static const uint16_t gaps[] = {
+		44842, 19930, 8858, 3937, 1750, 701, 301, 132, 57, 23, 10, 4, 1
+	};
+	const struct sec_rule *t;
+	size_t g, h, i, j;
+
+	for (g = 0; g < LEN(gaps); g++)
+		for (h = gaps[g], i = h; i < n; i++) {
+			for (t = r[i], j = i; j >= h && sec_rule_cmp(r[j - h], t) > 0; j -= h)
+				r[j] = r[j - h];
+			r[j] = t;
+		}
+}
+
+/* The number line cut into intervals, from rules sorted by sec_sort.
+ * v has room for 2 * nrules + 4. */
+static size_t sec_intervals(const struct sec_profile *p,
+    const struct sec_rule *const *r, struct sec_ival *v)
+{
+	uint64_t enosys = sec_enosys_from(p), next = 0;
+	uint32_t dflt = p->default_action;
+	size_t i, j, k, n = 0;
+
+	for (i = 0; i < p->nrules; i = j) {
+		for (j = i + 1; j < p->nrules && r[j]->nr == r[i]->nr; j++)
+			;
+		n = sec_ival_gap(v, n, next, r[i]->nr, dflt, enosys);
+		/* rules after an unconditional one are never reached */
+		for (k = i; k < j && r[k]->nargs; k++)
+			;
+		if (k == i)
+			n = sec_ival_add(v, n, r[i]->nr, r[i]->action, NULL, 0);
+		else
+			n = sec_ival_add(v, n, r[i]->nr, 0, r + i, k - i + (k < j));
+		next = r[i]->nr + 1ull;
+	}
+	return sec_ival_gap(v, n, next, 1ull << 32, dflt, enosys);
+}
+
+/* A binary search on the syscall number (in A) over v[lo..hi). */
+static uint32_t sec_tree(struct sec_asm *a, const struct sec_ival *v,
+    size_t lo, size_t hi, uint32_t dflt)
+{
+	size_t mid = lo + (hi - lo) / 2;
+	uint32_t right, left;
+
+	if (hi - lo == 1)
+		return v[lo].rules ? sec_chain(a, v[lo].rules, v[lo].nrules, dflt) :
+		    sec_ret(a, v[lo].ret);
+	right = sec_tree(a, v, mid, hi, dflt);
+	left = sec_tree(a, v, lo, mid, dflt);
+	return sec_jump(a, BPF_JGE, v[mid].lo, right, left);
+}
+
+/* The whole program, from its end: the search, the x32 check, the
+ * architecture check. */
+static void sec_program(struct sec_asm *a, const struct sec_ival *v, size_t n,
+    uint32_t dflt)
+{
+	uint32_t next = sec_tree(a, v, 0, n, dflt), kill;
+
+#ifdef SEC_X32_BIT
+	/* x32 syscalls are x86_64's with this bit: another ABI, other
+	 * numbers; -1 is no syscall (ptrace's skip) and goes on */
+	kill = sec_ret(a, SECCOMP_RET_KILL_PROCESS);
+	kill = sec_jump(a, BPF_JEQ, 0xffffffffu, next, kill);
+	next = sec_jump(a, BPF_JGE, SEC_X32_BIT, kill, next);
+#endif
+	next = sec_ld(a, offsetof(struct seccomp_data, nr));
+	kill = sec_ret(a, SECCOMP_RET_KILL_PROCESS);
+	sec_jump(a, BPF_JEQ, SEC_AUDIT_ARCH, next, kill);
+	sec_ld(a, offsetof(struct seccomp_data, arch));
+}
+
+/* p into a BPF program in a. */
+static int sec_compile(struct arena *a, const struct sec_profile *p,
+    struct sec_prog *out)
+{
+	const struct sec_rule **r = malloc((p->nrules + 1) * sizeof *r);
+	struct sec_ival *v = malloc((2 * p->nrules + 4) * sizeof *v);
+	struct sec_asm as = { malloc(SEC_MAXINSNS * sizeof *as.buf), 0, 0, {0}, {0} };
+	size_t i, n;
+	int ret = -1;
+
+	if (!r || !v || !as.buf) {
+		err_set("out of memory");
+		goto out;
+	}
+	for (i = 0; i < p->nrules; i++)
+		r[i] = &p->rules[i];
+	sec_sort(r, p->nrules);
+	n = sec_intervals(p, r, v);
+	sec_program(&as, v, n, p->default_action);
+	if (as.full) {
+		err_set(SEC_PATH ": the filter needs more than %d BPF instructions",
+		    SEC_MAXINSNS);
+		goto out;
+	}
+	if (!(out->insns = arena_alloc(a, as.n * sizeof *out->insns)))
+		goto out;
+	memcpy(out->insns, as.buf + SEC_MAXINSNS - as.n, as.n * sizeof *out->insns);
+	out->len = (unsigned short)as.n;
+	out->flags = p->flags;
+	dbg(SEC_PATH ": %zu rules, %zu intervals, %u BPF instructions", p->nrules, n,
+	    (unsigned)as.n);
+	ret = 0;
+out:
+	free(r);
+	free(v);
+	free(as.buf);
+	return ret;
+}
+
+/* ------------------------------------------------------------ install */
+
+/* In the container process. The kernel wants no_new_privs or
+ * CAP_SYS_ADMIN: with noNewPrivileges, call it last before execve;
+ * without, before the capabilities are dropped, as runc does. */
+static int sec_install(const struct sec_prog *prog)
+{
+	struct sock_fprog fp = { prog->len, prog->insns };
+	long r;
+
+	if (prog->flags)
+		r = syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, prog->flags, &fp);
+	else
+		r = prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &fp, 0, 0);
+	if (r > 0)  /* TSYNC: a thread that could not follow */
+		return err_set(SEC_PATH ": thread %ld cannot take the filter", r);
+	if (r < 0 && errno == EACCES)
+		return err_set(SEC_PATH ": installing a filter needs "
+		    "process.noNewPrivileges or CAP_SYS_ADMIN");
+	if (r < 0)
+		return err_sys(SEC_PATH ": install the filter");
+	return 0;
+}
+
+/* linux.seccomp, checked and compiled while the config is read: errors
+ * show at create, and the container process only installs the result. */
+static int cfg_seccomp(struct arena *a, struct sb_config *c, const struct json *v)
+{
+	struct sec_profile p;
+
+	if (!(c->seccomp = arena_alloc(a, sizeof *c->seccomp)))
+		return -1;
+	return sec_parse(a, v, &p) < 0 || sec_compile(a, &p, c->seccomp) < 0 ? -1 : 0;
 }
 
 /* ============================================================== cg === */
@@ -4188,7 +6766,8 @@ static void proc_reset_signals(void)
 }
 
 /* Everything but the exec. */
-static int proc_confine(const struct sb_process *p, int cap_last)
+static int proc_confine(const struct sb_process *p, int cap_last,
+    const struct sec_prog *filter)
 {
 	int cwd_ok;
 
@@ -4199,6 +6778,9 @@ static int proc_confine(const struct sb_process *p, int cap_last)
 		return -1;
 	/* as root first: NFS root squash may deny root what the user may do */
 	cwd_ok = proc_chdir(p->cwd) == 0;
+	/* without no_new_privs the kernel wants CAP_SYS_ADMIN: before it goes */
+	if (filter && !p->no_new_privileges && sec_install(filter) < 0)
+		return -1;
 	if (proc_set_user(p, p->has_caps) < 0)
 		return -1;
 	if (!cwd_ok && proc_chdir(p->cwd) < 0)
@@ -4219,6 +6801,10 @@ static int proc_find(const char *file, const char *const *env, char *out, size_t
 
 	if (strchr(file, '/')) {
 		strf(out, n, "%s", file);
+		if (stat(out, &st) < 0)
+			return -1;
+		if (!S_ISREG(st.st_mode) || access(out, X_OK) < 0)
+			return errno = EACCES, -1;
 		return 0;
 	}
 	for (; env && *env; env++)
@@ -5147,6 +7733,22 @@ static int spawn_wait(pid_t child, int master)
 	return status;
 }
 
+/* Why the program cannot be run, in the words engines look for (podman
+ * turns "no such file or directory" and "executable file not found" into
+ * 127, "permission denied" into 126): returns that status. */
+static int spawn_exec_error(const char *prog, int e)
+{
+	if (e == ENOENT && !strchr(prog, '/'))
+		err_set("exec \"%s\": executable file not found in $PATH", prog);
+	else if (e == ENOENT)
+		err_set("exec \"%s\": stat %s: no such file or directory", prog, prog);
+	else if (e == EACCES)
+		err_set("exec \"%s\": permission denied", prog);
+	else
+		err_set("exec \"%s\": %s", prog, strerror(e));
+	return e == ENOENT ? 127 : 126;
+}
+
 /* Execs the program (never returns). */
 static void spawn_exec(struct spawn *s)
 {
@@ -5154,18 +7756,16 @@ static void spawn_exec(struct spawn *s)
 	char path[PATH_MAX];
 	int e;
 
-	if (proc_find(p->args[0], p->env, path, sizeof path) < 0) {
-		e = errno;
-		err_set("exec \"%s\": %s", p->args[0],
-		    e == ENOENT ? "executable file not found in $PATH" : strerror(e));
-		spawn_die(s->sync, e == ENOENT ? 127 : 126);
-	}
+	if (proc_find(p->args[0], p->env, path, sizeof path) < 0)
+		spawn_die(s->sync, spawn_exec_error(p->args[0], errno));
 	proc_reset_signals();
+	/* with no_new_privs, the filter comes last: it need not allow our setup */
+	if (s->c->seccomp && p->no_new_privileges && !s->init && sec_install(s->c->seccomp) < 0)
+		spawn_die(s->sync, 125);
 	execve(path, (char *const *)p->args, (char *const *)(p->env ? p->env :
 	    (const char *[]){ NULL }));
 	e = errno;
-	err_sys("exec \"%s\"", p->args[0]);
-	spawn_die(s->sync, e == ENOENT ? 127 : 126);
+	spawn_die(s->sync, spawn_exec_error(p->args[0], e));
 }
 
 /* I or E: confines itself and becomes the program; with --init, stays
@@ -5174,13 +7774,16 @@ static void spawn_become(struct spawn *s, int slave)
 {
 	pid_t child;
 
-	if (proc_confine(s->proc, s->cap_last) < 0)
+	if (proc_confine(s->proc, s->cap_last, s->c->seccomp) < 0)
 		spawn_die(s->sync, 125);
 	if (!s->init) {
 		if (slave >= 0 && tty_become(slave) < 0)
 			spawn_die(s->sync, 125);
 		spawn_exec(s);
 	}
+	/* the reaper is confined like the program, its filter included */
+	if (s->c->seccomp && s->proc->no_new_privileges && sec_install(s->c->seccomp) < 0)
+		spawn_die(s->sync, 125);
 	if ((child = fork()) < 0) {
 		err_sys("fork");
 		spawn_die(s->sync, 125);
@@ -5375,11 +7978,8 @@ static void spawn_init(struct spawn *s)
 		spawn_die(s->sync, 125);
 	/* a program that is not there fails create, not start */
 	umask(s->proc->umask == SB_UNSET ? SB_DEFAULT_UMASK : (mode_t)s->proc->umask);
-	if (proc_find(s->proc->args[0], s->proc->env, path, sizeof path) < 0) {
-		err_set("exec \"%s\": %s", s->proc->args[0], errno == ENOENT ?
-		    "executable file not found in $PATH" : strerror(errno));
-		spawn_die(s->sync, errno == ENOENT ? 127 : 126);
-	}
+	if (proc_find(s->proc->args[0], s->proc->env, path, sizeof path) < 0)
+		spawn_die(s->sync, spawn_exec_error(s->proc->args[0], errno));
 	if (msg_send(s->sync, MSG_READY, 0, NULL) < 0 || msg_recv(s->sync, &m, NULL) <= 0)
 		_exit(125);
 	s->host_pid = (pid_t)dec(m.text, NULL);
@@ -6491,12 +9091,56 @@ static int cmd_spec(int argc, char **argv, int i)
 /* Options of run and create, and what they turn into. */
 struct create_opts {
 	const char *bundle, *pid_file, *console, *pfds;
+	const char *security[8];
 	int detach, init, no_pivot, no_keyring;
 };
 
+/* --security-opt, as Docker takes it: seccomp=default (Docker's profile,
+ * for the capabilities the process may ever have), seccomp=unconfined,
+ * seccomp=FILE (an OCI seccomp object), no-new-privileges. */
+static int security_opts(struct sb_config *c, const char *const *opts)
+{
+	struct arena *a = c->priv;
+	struct sec_profile p;
+	struct json *doc;
+	char *text;
+	size_t len;
+	int r;
+
+	for (; *opts; opts++) {
+		const char *o = *opts;
+
+		if (!strcmp(o, "no-new-privileges") || !strcmp(o, "no-new-privileges=true")) {
+			c->process.no_new_privileges = 1;
+			continue;
+		}
+		if (strncmp(o, "seccomp=", 8) && strncmp(o, "seccomp:", 8))
+			return err_set("--security-opt %s: not supported (seccomp=..., no-new-privileges)", o);
+		o += 8;
+		if (!strcmp(o, "unconfined")) {
+			c->seccomp = NULL;
+			continue;
+		}
+		if (!(c->seccomp = arena_alloc(a, sizeof *c->seccomp)))
+			return -1;
+		if (!strcmp(o, "default")) {
+			r = sec_default(a, c->process.caps[SB_CAP_BOUNDING], sec_kernel_version(), &p);
+		} else {
+			if (!(text = read_file(o, SB_CONFIG_MAX, &len)))
+				return err_ctx("--security-opt seccomp");
+			doc = json_parse(a, text, len);
+			free(text);
+			r = doc ? sec_parse(a, doc, &p) : -1;
+		}
+		if (r < 0 || sec_compile(a, &p, c->seccomp) < 0)
+			return err_ctx("--security-opt seccomp=%s", o);
+	}
+	return 0;
+}
+
 static int cmd_create_or_run(int argc, char **argv, int i, int mode)
 {
-	struct create_opts co = { ".", NULL, NULL, NULL, 0, 0, 0, 0 };
+	struct create_opts co = { ".", NULL, NULL, NULL, { NULL }, 0, 0, 0, 0 };
 	struct opt opts[] = {
 		{ "bundle", 'b', &co.bundle, NULL, NULL },
 		{ "pid-file", 0, &co.pid_file, NULL, NULL },
@@ -6506,6 +9150,7 @@ static int cmd_create_or_run(int argc, char **argv, int i, int mode)
 		{ "init", 0, NULL, &co.init, NULL },
 		{ "no-pivot", 0, NULL, &co.no_pivot, NULL },
 		{ "no-new-keyring", 0, NULL, &co.no_keyring, NULL },
+		{ "security-opt", 0, NULL, NULL, co.security },
 		{ NULL, 0, NULL, NULL, NULL },
 	};
 	char dir[PATH_MAX], path[PATH_MAX + 16], *text = NULL;
@@ -6529,6 +9174,11 @@ static int cmd_create_or_run(int argc, char **argv, int i, int mode)
 	    !(c = sb_config_parse(text, len, dir))) {
 		if (text)
 			err_ctx("%s", path);
+		free(text);
+		return fail(id), bad;
+	}
+	if (security_opts(c, co.security) < 0) {
+		sb_config_free(c);
 		free(text);
 		return fail(id), bad;
 	}
@@ -7367,7 +10017,15 @@ static int cmd_features(int argc, char **argv, int i)
 	buf_puts(&b, ",\"capabilities\":");
 	json_put_strs(&b, cap_names, LEN(cap_names));
 	buf_printf(&b, ",\"cgroup\":{\"v1\":true,\"v2\":true,\"systemd\":false,"
-	    "\"systemdUser\":false,\"rdma\":false},\"seccomp\":{\"enabled\":false},"
+	    "\"systemdUser\":false,\"rdma\":false},\"seccomp\":{\"enabled\":true,"
+	    "\"actions\":[\"SCMP_ACT_ALLOW\",\"SCMP_ACT_ERRNO\",\"SCMP_ACT_KILL\","
+	    "\"SCMP_ACT_KILL_PROCESS\",\"SCMP_ACT_KILL_THREAD\",\"SCMP_ACT_LOG\","
+	    "\"SCMP_ACT_TRACE\",\"SCMP_ACT_TRAP\"],\"operators\":[\"SCMP_CMP_EQ\","
+	    "\"SCMP_CMP_GE\",\"SCMP_CMP_GT\",\"SCMP_CMP_LE\",\"SCMP_CMP_LT\","
+	    "\"SCMP_CMP_MASKED_EQ\",\"SCMP_CMP_NE\"],\"archs\":[\"" SEC_ARCH_NAME "\"],"
+	    "\"knownFlags\":[\"SECCOMP_FILTER_FLAG_TSYNC\",\"SECCOMP_FILTER_FLAG_LOG\","
+	    "\"SECCOMP_FILTER_FLAG_SPEC_ALLOW\"],\"supportedFlags\":[\"SECCOMP_FILTER_FLAG_TSYNC\","
+	    "\"SECCOMP_FILTER_FLAG_LOG\",\"SECCOMP_FILTER_FLAG_SPEC_ALLOW\"]},"
 	    "\"apparmor\":{\"enabled\":%s},\"selinux\":{\"enabled\":%s},"
 	    "\"intelRdt\":{\"enabled\":false},\"mountExtensions\":{\"idmap\":{\"enabled\":false}}},"
 	    "\"annotations\":{\"org.sandbox.version\":\"%s\"}}\n",

@@ -35,6 +35,8 @@ enum sb_capset {
 	SB_CAP_PERMITTED, SB_CAP_AMBIENT, SB_CAP_SETS
 };
 
+struct sec_prog;
+
 struct sb_kv {
 	const char *key, *value;
 };
@@ -152,6 +154,7 @@ struct sb_config {
 	unsigned long rootfs_propagation; /* 0: the default (private) */
 	int64_t time_offset[2][2];  /* [monotonic, boottime][secs, nanosecs] */
 	int has_time_offsets;
+	struct sec_prog *seccomp;    /* linux.seccomp, compiled; NULL: none */
 	void *priv;                 /* the arena that owns all of the above */
 };
 

@@ -57,7 +57,7 @@ all() {
 	# tests: the demo and test rootfs, the VM (initramfs, QEMU), tools the
 	# scripts use; benchmarks: the runtimes compared with
 	need busybox-static cpio gzip xz-utils qemu-system-x86 iproute2 procps \
-		util-linux crun runc bubblewrap
+		util-linux crun runc bubblewrap podman containerd
 }
 
 case $what in

@@ -82,6 +82,7 @@ cfg_reset() {
 	cfg_linux_extra=
 	cfg_top_extra=
 	cfg_terminal=
+	cfg_nnp=
 	cfg_masked='"/proc/kcore","/proc/keys","/proc/timer_list","/sys/firmware","/proc/acpi"'
 	cfg_ro_paths='"/proc/sys","/proc/sysrq-trigger","/proc/bus"'
 }
@@ -104,7 +105,7 @@ write_config() {
 		"cwd": "$cfg_cwd",
 		"capabilities": { $caps },
 		${cfg_process_extra:+$cfg_process_extra,}
-		"noNewPrivileges": true
+		"noNewPrivileges": ${cfg_nnp:-true}
 	},
 	"root": { "path": "${cfg_root:-$T/rootfs}", "readonly": $cfg_readonly },
 	"hostname": "$cfg_hostname",
