@@ -62,10 +62,13 @@ clean:
 
 # Unit tests include sandbox.c itself, to reach its static functions; they
 # are built for each target too, and run in its VM.
-UNITS = unit seccomp
+UNITS = unit seccomp tar sha256
 $(TOUT)/unit-%: tests/unit/%.c tests/unit/sec_testlib.h sandbox.c sandbox.h config.h $(TSTAMP)
 	$(TCC) $(CFLAGS) -O1 -Wno-format-truncation -I. -isystem $(TKH) -I$(TBEARSSL_INC) -o $@ $< \
 		$(TBEARSSL_LIB) $(LDFLAGS)
 units: $(UNITS:%=$(TOUT)/unit-%) $(TOUT)/sysprobe
+# the inflate tests compare with zlib's inflate: a host (glibc) build
+build/unit-inflate: tests/unit/inflate.c sandbox.c sandbox.h config.h $(TSTAMP)
+	$(CC) -std=c11 -D_GNU_SOURCE -O1 -I. -I$(TBEARSSL_INC) -o $@ $< $(TBEARSSL_LIB) -lz
 $(TOUT)/sysprobe: tests/tools/sysprobe.c $(TSTAMP)
 	$(TCC) -Os -static -o $@ $<

@@ -49,6 +49,14 @@
 #define SB_DEFAULT_UMASK 022
 #endif
 
+/* Most image layers mounted as one overlay: an image with more has its
+ * bottom layers squashed into one (made once, kept in the store). The
+ * kernel takes 500; with the store's short names 200 fit in the page
+ * that mount options may fill. */
+#ifndef SB_OVL_MAX_LOWER
+#define SB_OVL_MAX_LOWER 120
+#endif
+
 /* Optional features: 0 leaves the code out of the binary. */
 #ifndef SB_WITH_TLS
 #define SB_WITH_TLS 1 /* HTTPS registry client (BearSSL) */

@@ -125,6 +125,14 @@ struct sb_process {
 	const char *selinux;        /* label, or NULL */
 };
 
+/* sandbox's own extension: the rootfs as an overlay of image layers. */
+struct sb_overlay {
+	const char *layers;         /* the directory lower names are in */
+	const char **lower;         /* top first */
+	size_t nlower;
+	const char *upper, *work;
+};
+
 struct sb_config {
 	const char *oci_version;
 	const char *bundle;         /* absolute */
@@ -154,6 +162,7 @@ struct sb_config {
 	unsigned long rootfs_propagation; /* 0: the default (private) */
 	int64_t time_offset[2][2];  /* [monotonic, boottime][secs, nanosecs] */
 	int has_time_offsets;
+	struct sb_overlay *overlay; /* org.sandbox.overlay, or NULL */
 	struct sec_prog *seccomp;    /* linux.seccomp, compiled; NULL: none */
 	void *priv;                 /* the arena that owns all of the above */
 };

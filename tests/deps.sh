@@ -49,7 +49,7 @@ SRC
 
 build() {
 	sources
-	need make gcc musl-tools dpkg-dev linux-libc-dev
+	need make gcc musl-tools dpkg-dev linux-libc-dev zlib1g-dev
 }
 
 all() {
@@ -57,7 +57,7 @@ all() {
 	# tests: the demo and test rootfs, the VM (initramfs, QEMU), tools the
 	# scripts use; benchmarks: the runtimes compared with
 	need busybox-static cpio gzip xz-utils qemu-system-x86 iproute2 procps \
-		util-linux crun runc bubblewrap podman containerd
+		util-linux crun runc bubblewrap podman containerd umoci zstd
 }
 
 case $what in

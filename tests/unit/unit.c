@@ -312,6 +312,59 @@ static void test_misc(void)
 	    "sysctl: namespace of a key", "wrong");
 }
 
+/* chainIDs from a config's diff_ids, as load computes them: the vector
+ * from a walk-through of Docker's layer store. */
+static void test_chain(void)
+{
+	const char *t = "{\"rootfs\":{\"type\":\"layers\",\"diff_ids\":["
+	    "\"sha256:f2cb0ecef392f2a630fa1205b874ab2e2aedf96de04d0b8838e4e728e28142da\","
+	    "\"sha256:a9f6b7c7101b86ffaa53dc29638e577dabf5b24150577a59199d8554d7ce2921\"]}}";
+	struct arena a = {0};
+	struct layer l[2];
+	struct json *v = json_parse(&a, t, strlen(t));
+
+	report(v && load_chain(v, l, 2, "test") == 0 &&
+	    !strcmp(l[0].chain, "sha256:f2cb0ecef392f2a630fa1205b874ab2e2aedf96de04d0b8838e4e728e28142da") &&
+	    !strcmp(l[1].chain, "sha256:bbb9cccab59a16cb6da78f8879e9d07a19e3a8d49010ab9c98a2c348fa116c87"),
+	    "chainID: Docker's vector over two diff_ids", v ? l[1].chain : sb_error());
+	report(v && load_chain(v, l, 1, "test") < 0 && strstr(sb_error(), "1 layers but 2 diff_ids"),
+	    "chainID: layers and diff_ids must agree in number", sb_error());
+	arena_free(&a);
+}
+
+/* Image references, normalised as Docker does. */
+static void test_refs(void)
+{
+	static const char *const cases[][2] = {
+		{ "busybox", "docker.io/library/busybox:latest" },
+		{ "library/busybox:1.36", "docker.io/library/busybox:1.36" },
+		{ "docker.io/peers/debian:bookworm", "docker.io/peers/debian:bookworm" },
+		{ "index.docker.io/peers/debian", "docker.io/peers/debian:latest" },
+		{ "localhost:5000/a/b:t", "localhost:5000/a/b:t" },
+		{ "ghcr.io/x/y@sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef",
+		  "ghcr.io/x/y@sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef" },
+	};
+	static const char *const bad[] = { "", "a/UPPER", "a::b", "a/../b", "x@sha256:12", "-a" };
+	char out[REF_STR_MAX], name[128];
+	struct ref r;
+	size_t k;
+
+	for (k = 0; k < LEN(cases); k++) {
+		int good = ref_parse(&r, cases[k][0]) == 0 && ref_format(&r, out, sizeof out) == 0 &&
+		    !strcmp(out, cases[k][1]);
+
+		strf(name, sizeof name, "reference: %s is %s", cases[k][0], cases[k][1]);
+		report(good, name, good ? "" : sb_error());
+	}
+	for (k = 0; k < LEN(bad); k++) {
+		strf(name, sizeof name, "reference: \"%s\" refused", bad[k]);
+		report(ref_parse(&r, bad[k]) < 0, name, "accepted");
+	}
+	report(!strcmp(name_familiar("docker.io/library/busybox:latest"), "busybox:latest") &&
+	    !strcmp(name_familiar("docker.io/peers/debian:bookworm"), "peers/debian:bookworm") &&
+	    !strcmp(name_familiar("ghcr.io/a/b:1"), "ghcr.io/a/b:1"), "reference: Docker's short names", "");
+}
+
 int main(void)
 {
 	test_json_values();
@@ -320,5 +373,7 @@ int main(void)
 	test_config_good();
 	test_config_bad();
 	test_misc();
+	test_chain();
+	test_refs();
 	return failures != 0;
 }
