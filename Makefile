@@ -67,8 +67,10 @@ $(TOUT)/unit-%: tests/unit/%.c tests/unit/sec_testlib.h sandbox.c sandbox.h conf
 	$(TCC) $(CFLAGS) -O1 -Wno-format-truncation -I. -isystem $(TKH) -I$(TBEARSSL_INC) -o $@ $< \
 		$(TBEARSSL_LIB) $(LDFLAGS)
 units: $(UNITS:%=$(TOUT)/unit-%) $(TOUT)/sysprobe
-# the inflate tests compare with zlib's inflate: a host (glibc) build
+# the inflate and zstd tests compare with zlib and libzstd: host (glibc) builds
 build/unit-inflate: tests/unit/inflate.c sandbox.c sandbox.h config.h $(TSTAMP)
 	$(CC) -std=c11 -D_GNU_SOURCE -O1 -I. -I$(TBEARSSL_INC) -o $@ $< $(TBEARSSL_LIB) -lz
+build/unit-zstd: tests/unit/zstd.c sandbox.c sandbox.h config.h $(TSTAMP)
+	$(CC) -std=c11 -D_GNU_SOURCE -O1 -I. -I$(TBEARSSL_INC) -o $@ $< $(TBEARSSL_LIB) -lzstd
 $(TOUT)/sysprobe: tests/tools/sysprobe.c $(TSTAMP)
 	$(TCC) -Os -static -o $@ $<

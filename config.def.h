@@ -57,6 +57,13 @@
 #define SB_OVL_MAX_LOWER 120
 #endif
 
+/* The largest zstd window a layer may ask for (its history is kept in
+ * memory while it unpacks): zstd's own default limit. A device with little
+ * RAM sets it lower; a layer asking more is refused, naming both sizes. */
+#ifndef SB_ZSTD_WINDOW_MAX
+#define SB_ZSTD_WINDOW_MAX ((uint64_t)1 << 27)
+#endif
+
 /* Optional features: 0 leaves the code out of the binary. */
 #ifndef SB_WITH_TLS
 #define SB_WITH_TLS 1 /* HTTPS registry client (BearSSL) */

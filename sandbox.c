@@ -10,6 +10,7 @@
  *   json       parser (a tree in an arena) and writer
  *   sha        SHA-256 (SHA-NI, ARMv8, BearSSL), digests, chainIDs
  *   inf        gzip inflate
+ *   zst        zstd decoder
  *   tar        layers in and out, safely: whiteouts, pax, hostile input
  *   ref        image references, normalised as Docker does
  *   config     OCI config.json into struct sb_config, validated
@@ -2854,6 +2855,1518 @@ static int inf_run(struct inf_state *s, const unsigned char **in, size_t *inlen,
 		s->state = INF_S_ERROR;
 		return err_set("%s: %s", s->gzip ? "gzip" : "deflate", s->why);
 	}
+	return r;
+}
+
+/* ============================================================= zst === */
+
+/*
+ * zst: streaming Zstandard decoder (RFC 8878), for OCI layers of media type
+ * application/vnd.oci.image.layer.v1.tar+zstd.
+ *
+ * API
+ *   struct zst_state z;                 caller owns it (20 KB, mostly tables:
+ *                                       static or malloc, not the stack of a
+ *                                       small thread); do not copy it in use
+ *   zst_init(&z, window_max);           window_max 0 = ZST_WINDOW_DEFAULT (2^27);
+ *                                       zst_free first when reusing a state
+ *   zst_decode(&z, in, n, &used, &out, &outn, end)
+ *       consumes input (any chunking, down to 1 byte) and returns
+ *         ZST_OUT   out, outn hold decoded bytes (at most 128 KB), valid until
+ *                   the next call; call again with the unconsumed input
+ *         ZST_MORE  all input consumed, give more
+ *         ZST_END   end == 1, the input ended cleanly after a complete frame
+ *         -1        error, message in sb_error(); the decoder stays failed
+ *       *used is set in every case.  end != 0 says no input follows this
+ *       chunk: a stream cut inside a frame then fails with "truncated input".
+ *   zst_free(&z);                       releases the buffer zst_decode allocated
+ *
+ * Memory: one buffer per frame, window + 3 blocks + 96 bytes where block =
+ * min(window, 128 KB): the history plus the block being decoded, the decoded
+ * literals, and a compressed block staged when it arrives split across input
+ * chunks.  If the frame content size is known and not above the window, it
+ * is content size + 2 blocks + 64 and the limit applies to the content size.
+ * zst_decode mallocs it at a frame header (grows it for later frames, never
+ * shrinks it).  Windows above window_max are refused, naming both sizes.
+ *
+ * Typical use:
+ *   do {
+ *       n = read(fd, buf, sizeof buf);           (n < 0: error)
+ *       off = 0;
+ *       do {
+ *           r = zst_decode(&z, buf + off, n - off, &used, &out, &outn, n == 0);
+ *           off += used;
+ *           if (r == ZST_OUT) consume(out, outn);
+ *       } while (r == ZST_OUT);
+ *   } while (r == ZST_MORE);                     (r < 0: error)
+ *
+ * Format coverage: all block types, literal modes (raw, RLE, Huffman 1 and 4
+ * streams, treeless), sequence modes (predefined, RLE, FSE, repeat), repeat
+ * offsets, XXH64 content checksum (verified), frame content size (verified),
+ * skippable frames, concatenated frames.  Dictionaries are refused.
+ * Invalid input fails with a message; it never reads outside its input or
+ * buffers.  Offsets beyond the window are refused even when the bytes would
+ * still be in memory (RFC 8878 3.1.1.3).
+ */
+
+#define ZST_WINDOW_DEFAULT ((uint64_t)1 << 27)
+#define ZST_MAGIC 0xFD2FB528u
+#define ZST_BLOCK_MAX (128u << 10)
+#define ZST_WILD 32            /* slack for copies that overshoot by < 16 bytes */
+#define ZST_HUF_LOG_MAX 12     /* RFC says 11; libzstd accepts 12 */
+
+enum { ZST_MORE = 0, ZST_OUT = 1, ZST_END = 2 };
+
+#if defined(__GNUC__) && !defined(__clang__)
+#define ZST_HOT __attribute__((optimize("O2")))
+#else
+#define ZST_HOT
+#endif
+#define ZST_INLINE static inline __attribute__((always_inline))
+#ifndef ZST_COUNT
+#define ZST_COUNT(what) ((void)0)   /* test hook: which format features a run used */
+#endif
+
+struct zst_fse {               /* FSE state for the Huffman weights */
+	uint16_t base;
+	uint8_t sym, bits;
+};
+
+struct zst_seq {               /* FSE state for sequences, symbol resolved */
+	uint16_t next;         /* baseline of the next state */
+	uint8_t bits;          /* bits to read for the next state */
+	uint8_t xbits;         /* extra bits of the length/offset code */
+	uint32_t base;         /* baseline of the length/offset code */
+};
+
+struct zst_xxh {
+	uint64_t v[4], total;
+	uint8_t buf[32];
+	unsigned n;
+};
+
+enum {
+	ZST_S_MAGIC, ZST_S_FHD, ZST_S_SKIPHDR, ZST_S_SKIP, ZST_S_BHDR,
+	ZST_S_RAW, ZST_S_RLE, ZST_S_CBLOCK, ZST_S_CSUM, ZST_S_FAIL
+};
+
+struct zst_state {
+	uint64_t window_max;
+	uint8_t *mem;              /* the one buffer */
+	size_t mem_size;
+	int mem_owned;
+
+	int st, seen_frame;
+	uint8_t hdr[18];           /* magic, frame header, block header, checksum */
+	unsigned hlen;
+
+	/* frame */
+	uint64_t fcs, frame_out, skip;
+	size_t window;             /* largest valid offset */
+	uint32_t block_max;
+	int has_fcs, has_csum, last;
+
+	/* block */
+	uint32_t bsize, remain;
+	size_t ilen;               /* staged bytes of a compressed block */
+
+	/* buffers carved from mem */
+	uint8_t *win, *lit, *inbuf;
+	size_t win_size, pos, old_end;
+
+	/* entropy state carried between blocks */
+	uint32_t rep[3];
+	int huf_ok, seq_ok;
+	unsigned huf_log;
+	unsigned al[3];            /* accuracy log of the LL, OF, ML tables */
+	int predef[3];             /* table in use is the predefined one */
+	uint16_t huf[1 << ZST_HUF_LOG_MAX];
+	struct zst_seq tab_ll[512], tab_of[256], tab_ml[512];
+	struct zst_seq def_ll[64], def_of[32], def_ml[64];
+	struct zst_xxh xxh;
+};
+
+/* ---- byte helpers ---- */
+
+ZST_INLINE uint64_t zst_le64(const uint8_t *p)
+{
+	uint64_t v;
+	memcpy(&v, p, 8);
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+	v = __builtin_bswap64(v);
+#endif
+	return v;
+}
+
+ZST_INLINE uint32_t zst_le32(const uint8_t *p)
+{
+	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+}
+
+ZST_INLINE unsigned zst_highbit(uint32_t v)   /* v != 0 */
+{
+	return 31 - (unsigned)__builtin_clz(v);
+}
+
+ZST_INLINE void zst_copy8(uint8_t *d, const uint8_t *s) { memcpy(d, s, 8); }
+ZST_INLINE void zst_copy16(uint8_t *d, const uint8_t *s) { memcpy(d, s, 16); }
+
+/* "2^27" for powers of two, else the number: messages name sizes as people set them */
+static const char *zst_size_str(char *b, uint64_t v)
+{
+	if (v && !(v & (v - 1))) {
+		unsigned e = 0;
+		while (v >>= 1)
+			e++;
+		strf(b, 24, "2^%u", e);
+	} else {
+		strf(b, 24, "%llu", (unsigned long long)v);
+	}
+	return b;
+}
+
+/* ---- XXH64 (content checksum) ---- */
+
+#define ZST_P1 0x9E3779B185EBCA87ull
+#define ZST_P2 0xC2B2AE3D27D4EB4Full
+#define ZST_P3 0x165667B19E3779F9ull
+#define ZST_P4 0x85EBCA77C2B2AE63ull
+#define ZST_P5 0x27D4EB2F165667C5ull
+
+ZST_INLINE uint64_t zst_rotl(uint64_t x, unsigned r) { return x << r | x >> (64 - r); }
+
+ZST_INLINE uint64_t zst_xxh_round(uint64_t acc, uint64_t in)
+{
+	return zst_rotl(acc + in * ZST_P2, 31) * ZST_P1;
+}
+
+static void zst_xxh_init(struct zst_xxh *h)
+{
+	h->v[0] = ZST_P1 + ZST_P2;
+	h->v[1] = ZST_P2;
+	h->v[2] = 0;
+	h->v[3] = 0 - ZST_P1;
+	h->total = 0;
+	h->n = 0;
+}
+
+ZST_HOT static void zst_xxh_update(struct zst_xxh *h, const uint8_t *p, size_t n)
+{
+	uint64_t v0, v1, v2, v3;
+
+	h->total += n;
+	if (h->n + n < 32) {
+		memcpy(h->buf + h->n, p, n);
+		h->n += (unsigned)n;
+		return;
+	}
+	v0 = h->v[0], v1 = h->v[1], v2 = h->v[2], v3 = h->v[3];
+	if (h->n) {
+		unsigned k = 32 - h->n;
+		memcpy(h->buf + h->n, p, k);
+		p += k, n -= k;
+		v0 = zst_xxh_round(v0, zst_le64(h->buf));
+		v1 = zst_xxh_round(v1, zst_le64(h->buf + 8));
+		v2 = zst_xxh_round(v2, zst_le64(h->buf + 16));
+		v3 = zst_xxh_round(v3, zst_le64(h->buf + 24));
+	}
+	for (; n >= 32; p += 32, n -= 32) {
+		v0 = zst_xxh_round(v0, zst_le64(p));
+		v1 = zst_xxh_round(v1, zst_le64(p + 8));
+		v2 = zst_xxh_round(v2, zst_le64(p + 16));
+		v3 = zst_xxh_round(v3, zst_le64(p + 24));
+	}
+	h->v[0] = v0, h->v[1] = v1, h->v[2] = v2, h->v[3] = v3;
+	memcpy(h->buf, p, n);
+	h->n = (unsigned)n;
+}
+
+static uint64_t zst_xxh_merge(uint64_t acc, uint64_t v)
+{
+	return (acc ^ zst_xxh_round(0, v)) * ZST_P1 + ZST_P4;
+}
+
+static uint64_t zst_xxh_digest(const struct zst_xxh *h)
+{
+	const uint8_t *p = h->buf;
+	unsigned n = h->n;
+	uint64_t r;
+
+	if (h->total >= 32) {
+		r = zst_rotl(h->v[0], 1) + zst_rotl(h->v[1], 7) + zst_rotl(h->v[2], 12) + zst_rotl(h->v[3], 18);
+		r = zst_xxh_merge(r, h->v[0]);
+		r = zst_xxh_merge(r, h->v[1]);
+		r = zst_xxh_merge(r, h->v[2]);
+		r = zst_xxh_merge(r, h->v[3]);
+	} else {
+		r = ZST_P5;
+	}
+	r += h->total;
+	for (; n >= 8; p += 8, n -= 8)
+		r = zst_rotl(r ^ zst_xxh_round(0, zst_le64(p)), 27) * ZST_P1 + ZST_P4;
+	if (n >= 4) {
+		r = zst_rotl(r ^ (uint64_t)zst_le32(p) * ZST_P1, 23) * ZST_P2 + ZST_P3;
+		p += 4, n -= 4;
+	}
+	for (; n; p++, n--)
+		r = zst_rotl(r ^ *p * ZST_P5, 11) * ZST_P1;
+	r ^= r >> 33;
+	r *= ZST_P2;
+	r ^= r >> 29;
+	r *= ZST_P3;
+	return r ^ r >> 32;
+}
+
+/* ---- backward bit reader (RFC 8878 4.1, 4.2.2) ----
+ * c holds the 8 bytes at p; the next bit to read is bit 63 - used.  Bytes
+ * before start are never loaded: for a stream shorter than 8 bytes c holds
+ * it zero-extended and used counts the missing bytes as consumed, so in all
+ * cases "p == start && used == 64" means exactly consumed and used > 64
+ * means read past the beginning. */
+
+struct zst_br {
+	uint64_t c;
+	unsigned used;
+	const uint8_t *p, *start;
+};
+
+static int zst_br_init(struct zst_br *b, const uint8_t *src, size_t n)
+{
+	unsigned last, i;
+
+	if (n == 0 || src[n - 1] == 0)
+		return -1;      /* the final byte holds the end mark */
+	last = src[n - 1];
+	b->start = src;
+	if (n >= 8) {
+		b->p = src + n - 8;
+		b->c = zst_le64(b->p);
+		b->used = 8 - zst_highbit(last);
+	} else {
+		b->p = src;
+		b->c = 0;
+		for (i = 0; i < n; i++)
+			b->c |= (uint64_t)src[i] << (8 * i);
+		b->used = 8 - zst_highbit(last) + 8 * (8 - (unsigned)n);
+	}
+	return 0;
+}
+
+ZST_INLINE uint64_t zst_br_read(struct zst_br *b, unsigned n)
+{
+	uint64_t v = (b->c << (b->used & 63)) >> 1 >> (63 - n);
+	b->used += n;
+	return v;
+}
+
+ZST_INLINE void zst_br_reload(struct zst_br *b)
+{
+	if (b->p - b->start >= 8) {
+		b->p -= b->used >> 3;
+		b->used &= 7;
+		b->c = zst_le64(b->p);
+	} else if (b->p != b->start) {
+		size_t back = b->used >> 3, avail = (size_t)(b->p - b->start);
+		if (back > avail)
+			back = avail;
+		b->p -= back;
+		b->used -= 8 * (unsigned)back;
+		b->c = zst_le64(b->p);
+	}
+}
+
+ZST_INLINE int zst_br_overflow(const struct zst_br *b)
+{
+	return b->p == b->start && b->used > 64;
+}
+
+ZST_INLINE int zst_br_done(const struct zst_br *b)
+{
+	return b->p == b->start && b->used == 64;
+}
+
+/* ---- FSE tables (RFC 8878 4.1.1) ---- */
+
+/* k <= 16 bits at bit position pos of a forward little-endian stream; zeros past its end */
+static uint32_t zst_fwd_bits(const uint8_t *src, size_t n, uint64_t pos, unsigned k)
+{
+	size_t byte = (size_t)(pos >> 3);
+	uint32_t w = 0;
+	unsigned i;
+
+	for (i = 0; i < 3 && byte + i < n; i++)
+		w |= (uint32_t)src[byte + i] << (8 * i);
+	return (w >> (pos & 7)) & ((1u << k) - 1);
+}
+
+/* Reads a normalized distribution; returns its size in bytes or -1. */
+static int zst_ncount(int16_t *norm, unsigned *nsym, unsigned *log,
+	unsigned log_max, unsigned sym_max, const uint8_t *src, size_t n)
+{
+	uint64_t pos = 4;      /* in bits */
+	int remaining, threshold, nbits;
+	unsigned sym = 0;
+	int prev0 = 0;
+
+	if (n == 0)
+		return -1;
+	*log = (src[0] & 15) + 5;
+	if (*log > log_max)
+		return -1;
+	remaining = (1 << *log) + 1;
+	threshold = 1 << *log;
+	nbits = (int)*log + 1;
+	memset(norm, 0, (sym_max + 1) * sizeof *norm);
+	while (remaining > 1) {
+		uint32_t v;
+		int max, count;
+
+		if (prev0) {    /* a zero probability is followed by 2-bit repeat counts */
+			uint32_t r;
+			do {
+				r = zst_fwd_bits(src, n, pos, 2);
+				pos += 2;
+				sym += r;
+			} while (r == 3 && sym <= sym_max);
+		}
+		if (sym > sym_max)
+			return -1;
+		v = zst_fwd_bits(src, n, pos, (unsigned)nbits);
+		max = 2 * threshold - 1 - remaining;
+		if ((int)(v & (uint32_t)(threshold - 1)) < max) {
+			count = (int)(v & (uint32_t)(threshold - 1));
+			pos += (unsigned)nbits - 1;
+		} else {
+			count = (int)v;
+			if (count >= threshold)
+				count -= max;
+			pos += (unsigned)nbits;
+		}
+		count--;                /* -1 means "less than 1" */
+		remaining -= count < 0 ? -count : count;
+		norm[sym++] = (int16_t)count;
+		prev0 = count == 0;
+		if (remaining < threshold) {
+			if (remaining <= 1)
+				break;
+			nbits = (int)zst_highbit((uint32_t)remaining) + 1;
+			threshold = 1 << (nbits - 1);
+		}
+	}
+	if (remaining != 1 || (pos + 7) >> 3 > n)
+		return -1;
+	*nsym = sym;
+	return (int)((pos + 7) >> 3);
+}
+
+/* Spreads the symbols and computes each state's next-state rule. */
+static void zst_fse_build(struct zst_fse *t, const int16_t *norm, unsigned nsym, unsigned log)
+{
+	uint32_t size = 1u << log, mask = size - 1, high = size - 1, pos = 0;
+	uint32_t step = (size >> 1) + (size >> 3) + 3, u;
+	uint16_t next[256];
+	unsigned s;
+	int i;
+
+	for (s = 0; s < nsym; s++) {
+		if (norm[s] == -1) {
+			t[high--].sym = (uint8_t)s;
+			next[s] = 1;
+		} else {
+			next[s] = (uint16_t)norm[s];
+		}
+	}
+	for (s = 0; s < nsym; s++) {
+		for (i = 0; i < norm[s]; i++) {
+			t[pos].sym = (uint8_t)s;
+			do
+				pos = (pos + step) & mask;
+			while (pos > high);
+		}
+	}
+	for (u = 0; u < size; u++) {
+		uint32_t x = next[t[u].sym]++;
+		unsigned nb = log - zst_highbit(x);
+		t[u].bits = (uint8_t)nb;
+		t[u].base = (uint16_t)((x << nb) - size);
+	}
+}
+
+/* ---- sequence code tables (RFC 8878 3.1.1.3.2.1.1) ---- */
+
+static const uint32_t zst_ll_base[36] = {
+	0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15,
+	16, 18, 20, 22, 24, 28, 32, 40, 48, 64, 128, 256, 512, 1024, 2048, 4096,
+	8192, 16384, 32768, 65536 };
+static const uint8_t zst_ll_bits[36] = {
+	0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+	1, 1, 1, 1, 2, 2, 3, 3, 4, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16 };
+static const uint32_t zst_ml_base[53] = {
+	3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18,
+	19, 20, 21, 22, 23, 24, 25, 26, 27, 28, 29, 30, 31, 32, 33, 34,
+	35, 37, 39, 41, 43, 47, 51, 59, 67, 83, 99, 131, 259, 515, 1027, 2051,
+	4099, 8195, 16387, 32771, 65539 };
+static const uint8_t zst_ml_bits[53] = {
+	0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+	0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+	1, 1, 1, 1, 2, 2, 3, 3, 4, 4, 5, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16 };
+
+/* default distributions (RFC 8878 3.1.1.3.2.2) */
+static const int16_t zst_ll_def[36] = {
+	4, 3, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 1, 1, 1,
+	2, 2, 2, 2, 2, 2, 2, 2, 2, 3, 2, 1, 1, 1, 1, 1, -1, -1, -1, -1 };
+static const int16_t zst_ml_def[53] = {
+	1, 4, 3, 2, 2, 2, 2, 2, 2, 1, 1, 1, 1, 1, 1, 1,
+	1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+	1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, -1, -1,
+	-1, -1, -1, -1, -1 };
+static const int16_t zst_of_def[29] = {
+	1, 1, 1, 1, 1, 1, 2, 2, 2, 1, 1, 1, 1, 1, 1, 1,
+	1, 1, 1, 1, 1, 1, 1, 1, -1, -1, -1, -1, -1 };
+
+enum { ZST_LL, ZST_OF, ZST_ML };
+
+static void zst_code(unsigned kind, unsigned sym, uint32_t *base, uint8_t *xbits)
+{
+	if (kind == ZST_LL) {
+		*base = zst_ll_base[sym];
+		*xbits = zst_ll_bits[sym];
+	} else if (kind == ZST_ML) {
+		*base = zst_ml_base[sym];
+		*xbits = zst_ml_bits[sym];
+	} else {
+		*base = (uint32_t)1 << sym;   /* Offset_Value = (1 << code) + bits */
+		*xbits = (uint8_t)sym;
+	}
+}
+
+static void zst_seq_build(struct zst_seq *t, unsigned kind, const int16_t *norm, unsigned nsym, unsigned log)
+{
+	struct zst_fse f[512];
+	uint32_t u, base[53];
+	uint8_t xbits[53];
+	unsigned s;
+
+	for (s = 0; s < nsym; s++)
+		zst_code(kind, s, &base[s], &xbits[s]);
+	zst_fse_build(f, norm, nsym, log);
+	for (u = 0; u < (1u << log); u++) {
+		t[u].next = f[u].base;
+		t[u].bits = f[u].bits;
+		t[u].base = base[f[u].sym];
+		t[u].xbits = xbits[f[u].sym];
+	}
+}
+
+static struct zst_seq *zst_table(struct zst_state *z, unsigned kind, int predef)
+{
+	if (kind == ZST_LL)
+		return predef ? z->def_ll : z->tab_ll;
+	if (kind == ZST_OF)
+		return predef ? z->def_of : z->tab_of;
+	return predef ? z->def_ml : z->tab_ml;
+}
+
+/* Reads one table description of the sequences header; returns bytes used or -1. */
+static int zst_seq_table(struct zst_state *z, unsigned kind, unsigned mode, const uint8_t *p, size_t n)
+{
+	static const unsigned sym_max[3] = { 35, 31, 52 }, log_max[3] = { 9, 8, 9 };
+	static const char *const name[3] = { "literal length", "offset", "match length" };
+	int16_t norm[53];
+	unsigned nsym, log;
+	int r;
+
+	switch (mode) {
+	case 0:                 /* predefined */
+		ZST_COUNT(seq_predef);
+		z->predef[kind] = 1;
+		z->al[kind] = kind == ZST_OF ? 5 : 6;
+		return 0;
+	case 1:                 /* RLE: one symbol, zero-bit states */
+		ZST_COUNT(seq_rle);
+		if (n < 1)
+			return err_set("zstd: truncated sequences header");
+		if (p[0] > sym_max[kind])
+			return err_set("zstd: bad %s code %u", name[kind], p[0]);
+		{
+			struct zst_seq *t = zst_table(z, kind, 0);
+			t->next = 0;
+			t->bits = 0;
+			zst_code(kind, p[0], &t->base, &t->xbits);
+		}
+		z->predef[kind] = 0;
+		z->al[kind] = 0;
+		return 1;
+	case 2:
+		ZST_COUNT(seq_fse);
+		r = zst_ncount(norm, &nsym, &log, log_max[kind], sym_max[kind], p, n);
+		if (r < 0)
+			return err_set("zstd: corrupt FSE table");
+		zst_seq_build(zst_table(z, kind, 0), kind, norm, nsym, log);
+		z->predef[kind] = 0;
+		z->al[kind] = log;
+		return r;
+	default:                /* repeat */
+		ZST_COUNT(seq_repeat);
+		if (!z->seq_ok)
+			return err_set("zstd: repeat %s table without a previous one", name[kind]);
+		return 0;
+	}
+}
+
+/* ---- Huffman literals (RFC 8878 4.2) ---- */
+
+/* Weights compressed with FSE: two interleaved states over one stream. */
+static int zst_huf_weights_fse(uint8_t *w, unsigned *nw, const uint8_t *src, size_t n)
+{
+	int16_t norm[256];
+	struct zst_fse t[64];
+	struct zst_br b;
+	unsigned nsym, log, s1, s2, k = 0;
+	int h = zst_ncount(norm, &nsym, &log, 6, 255, src, n);
+
+	if (h < 0)
+		return err_set("zstd: corrupt FSE table");
+	zst_fse_build(t, norm, nsym, log);
+	if (zst_br_init(&b, src + h, n - (size_t)h))
+		return err_set("zstd: corrupt huffman weights");
+	s1 = (unsigned)zst_br_read(&b, log);
+	s2 = (unsigned)zst_br_read(&b, log);
+	zst_br_reload(&b);
+	if (zst_br_overflow(&b))
+		return err_set("zstd: corrupt huffman weights (truncated initial states)");
+	/* The stream ends when a state update runs past its start: then the
+	 * other state still holds one symbol (RFC 8878 4.2.1.2). */
+	for (;;) {
+		if (k >= 255)
+			goto too_many;
+		w[k++] = t[s1].sym;
+		s1 = t[s1].base + (unsigned)zst_br_read(&b, t[s1].bits);
+		zst_br_reload(&b);
+		if (k >= 255)
+			goto too_many;
+		w[k++] = t[s2].sym;
+		if (zst_br_overflow(&b))
+			break;
+		s2 = t[s2].base + (unsigned)zst_br_read(&b, t[s2].bits);
+		zst_br_reload(&b);
+		if (zst_br_overflow(&b)) {
+			if (k >= 255)
+				goto too_many;
+			w[k++] = t[s1].sym;
+			break;
+		}
+	}
+	*nw = k;
+	return 0;
+too_many:
+	return err_set("zstd: corrupt huffman weights (more than 255)");
+}
+
+/* Reads a Huffman tree description and builds the decoding table; returns bytes used or -1. */
+static int zst_huf_read(struct zst_state *z, const uint8_t *src, size_t n)
+{
+	uint8_t w[256];
+	unsigned nw = 0, i, log, rank[ZST_HUF_LOG_MAX + 2] = { 0 };
+	uint32_t sum = 0, rest, start[ZST_HUF_LOG_MAX + 2];
+	int used;
+
+	if (n < 1)
+		return err_set("zstd: corrupt huffman table");
+	if (src[0] < 128) {
+		if ((size_t)src[0] + 1 > n)
+			return err_set("zstd: corrupt huffman table");
+		ZST_COUNT(huf_fse_weights);
+		if (zst_huf_weights_fse(w, &nw, src + 1, src[0]))
+			return -1;
+		used = 1 + src[0];
+	} else {
+		ZST_COUNT(huf_direct_weights);
+		nw = src[0] - 127u;
+		used = 1 + (int)(nw + 1) / 2;
+		if ((size_t)used > n)
+			return err_set("zstd: corrupt huffman table");
+		for (i = 0; i < nw; i++)
+			w[i] = (uint8_t)(i & 1 ? src[1 + i / 2] & 15 : src[1 + i / 2] >> 4);
+	}
+	for (i = 0; i < nw; i++) {
+		if (w[i] > ZST_HUF_LOG_MAX)
+			return err_set("zstd: corrupt huffman table");
+		if (w[i])
+			sum += 1u << (w[i] - 1);
+	}
+	if (sum == 0)
+		return err_set("zstd: corrupt huffman table");
+	log = zst_highbit(sum) + 1;
+	if (log > ZST_HUF_LOG_MAX)
+		return err_set("zstd: corrupt huffman table (code length %u)", log);
+	/* the last symbol's weight completes the sum to a power of two */
+	rest = (1u << log) - sum;
+	if (rest & (rest - 1))
+		return err_set("zstd: corrupt huffman table");
+	w[nw++] = (uint8_t)(zst_highbit(rest) + 1);
+	for (i = 0; i < nw; i++)
+		rank[w[i]]++;
+	if (rank[1] == 0)
+		return err_set("zstd: corrupt huffman table");
+	/* codes go to weights in increasing order, symbols in natural order */
+	start[1] = 0;
+	for (i = 1; i <= log; i++)
+		start[i + 1] = start[i] + (rank[i] << (i - 1));
+	for (i = 0; i < nw; i++) {
+		if (w[i]) {
+			uint32_t len = 1u << (w[i] - 1), j, at = start[w[i]];
+			uint16_t e = (uint16_t)(i << 8 | (log + 1 - w[i]));
+			for (j = 0; j < len; j++)
+				z->huf[at + j] = e;
+			start[w[i]] = at + len;
+		}
+	}
+	z->huf_log = log;
+	z->huf_ok = 1;
+	return used;
+}
+
+#define ZST_HUF_DEC(c, used, o) do { \
+		uint16_t e_ = t[(c << used) >> sh]; \
+		*o++ = (uint8_t)(e_ >> 8); \
+		used += e_ & 0xff; \
+	} while (0)
+
+/* Decodes one Huffman stream exactly into [o, oe); -1: bad stream, -2:
+ * not exactly consumed (RFC 8878 4.2.2 requires it; libzstd's fast
+ * decoders only check the output length) */
+ZST_HOT static int zst_huf_stream(const uint16_t *t, unsigned log, uint8_t *o, uint8_t *oe, const uint8_t *src, size_t n)
+{
+	struct zst_br b;
+	unsigned sh = 64 - log;
+
+	if (zst_br_init(&b, src, n))
+		return -1;
+	{
+		uint64_t c = b.c;
+		unsigned used = b.used;
+		const uint8_t *p = b.p, *start = b.start;
+		/* each reload leaves >= 57 bits: 4 codes of <= 12 bits */
+		while (oe - o >= 4 && p - start >= 8) {
+			ZST_HUF_DEC(c, used, o);
+			ZST_HUF_DEC(c, used, o);
+			ZST_HUF_DEC(c, used, o);
+			ZST_HUF_DEC(c, used, o);
+			p -= used >> 3;
+			used &= 7;
+			c = zst_le64(p);
+		}
+		b.c = c, b.used = used, b.p = p;
+	}
+	while (o < oe) {
+		zst_br_reload(&b);
+		if (b.used > 63)
+			return -2;
+		{
+			uint16_t e = t[(b.c << b.used) >> sh];
+			*o++ = (uint8_t)(e >> 8);
+			b.used += e & 0xff;
+		}
+	}
+	zst_br_reload(&b);
+	return zst_br_done(&b) ? 0 : -2;
+}
+
+/* Four streams decoded together: independent dependency chains keep the
+ * CPU busy.  -1: bad jump table, -2 - i: stream i not exactly consumed,
+ * -10 - i: stream i empty or without its end mark */
+ZST_HOT static int zst_huf_4streams(const uint16_t *t, unsigned log, uint8_t *o, size_t regen, const uint8_t *src, size_t n)
+{
+	size_t seg = (regen + 3) / 4, l1, l2, l3;
+	const uint8_t *s1, *s2, *s3, *s4, *end = src + n;
+	uint8_t *o1 = o, *o2 = o + seg, *o3 = o + 2 * seg, *o4 = o + 3 * seg, *oe = o + regen;
+	struct zst_br b1, b2, b3, b4;
+	unsigned sh = 64 - log;
+
+	if (n < 10 || 3 * seg > regen)
+		return -1;
+	l1 = (size_t)src[0] | (size_t)src[1] << 8;
+	l2 = (size_t)src[2] | (size_t)src[3] << 8;
+	l3 = (size_t)src[4] | (size_t)src[5] << 8;
+	if (6 + l1 + l2 + l3 >= n)
+		return -1;
+	s1 = src + 6;
+	s2 = s1 + l1;
+	s3 = s2 + l2;
+	s4 = s3 + l3;
+	if (zst_br_init(&b1, s1, l1))
+		return -10;
+	if (zst_br_init(&b2, s2, l2))
+		return -11;
+	if (zst_br_init(&b3, s3, l3))
+		return -12;
+	if (zst_br_init(&b4, s4, (size_t)(end - s4)))
+		return -13;
+	{
+		uint64_t c1 = b1.c, c2 = b2.c, c3 = b3.c, c4 = b4.c;
+		unsigned u1 = b1.used, u2 = b2.used, u3 = b3.used, u4 = b4.used;
+		const uint8_t *p1 = b1.p, *p2 = b2.p, *p3 = b3.p, *p4 = b4.p;
+		/* o4's segment is the shortest; o1..o3 advance in step */
+		while (oe - o4 >= 4 && p1 - s1 >= 8 && p2 - s2 >= 8 && p3 - s3 >= 8 && p4 - s4 >= 8) {
+			ZST_HUF_DEC(c1, u1, o1);
+			ZST_HUF_DEC(c2, u2, o2);
+			ZST_HUF_DEC(c3, u3, o3);
+			ZST_HUF_DEC(c4, u4, o4);
+			ZST_HUF_DEC(c1, u1, o1);
+			ZST_HUF_DEC(c2, u2, o2);
+			ZST_HUF_DEC(c3, u3, o3);
+			ZST_HUF_DEC(c4, u4, o4);
+			ZST_HUF_DEC(c1, u1, o1);
+			ZST_HUF_DEC(c2, u2, o2);
+			ZST_HUF_DEC(c3, u3, o3);
+			ZST_HUF_DEC(c4, u4, o4);
+			ZST_HUF_DEC(c1, u1, o1);
+			ZST_HUF_DEC(c2, u2, o2);
+			ZST_HUF_DEC(c3, u3, o3);
+			ZST_HUF_DEC(c4, u4, o4);
+			p1 -= u1 >> 3, u1 &= 7, c1 = zst_le64(p1);
+			p2 -= u2 >> 3, u2 &= 7, c2 = zst_le64(p2);
+			p3 -= u3 >> 3, u3 &= 7, c3 = zst_le64(p3);
+			p4 -= u4 >> 3, u4 &= 7, c4 = zst_le64(p4);
+		}
+		b1.c = c1, b1.used = u1, b1.p = p1;
+		b2.c = c2, b2.used = u2, b2.p = p2;
+		b3.c = c3, b3.used = u3, b3.p = p3;
+		b4.c = c4, b4.used = u4, b4.p = p4;
+	}
+	{
+		struct zst_br *bs[4] = { &b1, &b2, &b3, &b4 };
+		uint8_t *os[4] = { o1, o2, o3, o4 }, *oes[4] = { o + seg, o + 2 * seg, o + 3 * seg, oe };
+		int i;
+		for (i = 0; i < 4; i++) {
+			struct zst_br *b = bs[i];
+			uint8_t *q = os[i];
+			while (q < oes[i]) {
+				zst_br_reload(b);
+				if (b->used > 63)
+					return -2 - i;
+				{
+					uint16_t e = t[(b->c << b->used) >> sh];
+					*q++ = (uint8_t)(e >> 8);
+					b->used += e & 0xff;
+				}
+			}
+			zst_br_reload(b);
+			if (!zst_br_done(b))
+				return -2 - i;
+		}
+	}
+	return 0;
+}
+
+/* Decodes the literals section; returns its size in bytes or -1. */
+static int zst_literals(struct zst_state *z, const uint8_t *src, size_t n, const uint8_t **lit, size_t *litn)
+{
+	unsigned type, sf;
+	size_t hs, regen, csize;
+
+	if (n < 1)
+		return err_set("zstd: truncated literals section");
+	type = src[0] & 3;
+	sf = (src[0] >> 2) & 3;
+	if (type < 2) {
+		hs = sf == 1 ? 2 : sf == 3 ? 3 : 1;
+		if (hs > n)
+			return err_set("zstd: truncated literals section");
+		regen = hs == 1 ? (size_t)src[0] >> 3 : hs == 2 ? ((size_t)src[0] >> 4) + ((size_t)src[1] << 4) :
+			((size_t)src[0] >> 4) + ((size_t)src[1] << 4) + ((size_t)src[2] << 12);
+		if (regen > z->block_max)
+			return err_set("zstd: literals size %zu exceeds the block size", regen);
+		if (type == 0) {
+			if (hs + regen > n)
+				return err_set("zstd: truncated literals section");
+			/* sequence execution reads up to 16 bytes past a literal run */
+			ZST_COUNT(lit_raw);
+			if (hs + regen + ZST_WILD <= n) {
+				*lit = src + hs;
+			} else {
+				memcpy(z->lit, src + hs, regen);
+				*lit = z->lit;
+			}
+			*litn = regen;
+			return (int)(hs + regen);
+		}
+		if (hs + 1 > n)
+			return err_set("zstd: truncated literals section");
+		ZST_COUNT(lit_rle);
+		memset(z->lit, src[hs], regen);
+		*lit = z->lit;
+		*litn = regen;
+		return (int)hs + 1;
+	}
+	hs = sf < 2 ? 3 : sf == 2 ? 4 : 5;
+	if (hs > n)
+		return err_set("zstd: truncated literals section");
+	{
+		uint64_t h = 0;
+		unsigned i, bits = sf < 2 ? 10 : sf == 2 ? 14 : 18;
+		for (i = 0; i < hs; i++)
+			h |= (uint64_t)src[i] << (8 * i);
+		regen = (size_t)(h >> 4) & ((1u << bits) - 1);
+		csize = (size_t)(h >> (4 + bits)) & ((1u << bits) - 1);
+	}
+	if (regen > z->block_max)
+		return err_set("zstd: literals size %zu exceeds the block size", regen);
+	if (hs + csize > n)
+		return err_set("zstd: truncated literals section");
+	{
+		const uint8_t *p = src + hs;
+		size_t left = csize;
+		int r;
+		if (type == 2) {
+			r = zst_huf_read(z, p, left);
+			if (r < 0)
+				return -1;
+			p += r;
+			left -= (size_t)r;
+		} else if (!z->huf_ok) {
+			return err_set("zstd: treeless literals without a previous huffman table");
+		} else {
+			ZST_COUNT(lit_treeless);
+		}
+		if (sf == 0)
+			ZST_COUNT(lit_huf1);
+		else
+			ZST_COUNT(lit_huf4);
+		if (sf == 0)
+			r = zst_huf_stream(z->huf, z->huf_log, z->lit, z->lit + regen, p, left);
+		else if (regen < 6)
+			return err_set("zstd: corrupt literals section (4 streams for %zu literals)", regen);
+		else
+			r = zst_huf_4streams(z->huf, z->huf_log, z->lit, regen, p, left);
+		if (r == -1)
+			return err_set("zstd: corrupt huffman stream");
+		if (r <= -10)
+			return err_set("zstd: corrupt huffman stream %d of 4 (no end mark)", -9 - r);
+		if (r < 0)
+			return err_set("zstd: corrupt huffman stream %d of %d (not exactly consumed)",
+				-1 - r, sf == 0 ? 1 : 4);
+	}
+	*lit = z->lit;
+	*litn = regen;
+	return (int)(hs + csize);
+}
+
+/* ---- sequence execution (RFC 8878 3.1.1.4) ---- */
+
+/* x - d(off) has the same bytes as x once 8 bytes of a period-off run exist */
+static const uint8_t zst_spread[8] = { 0, 8, 8, 9, 8, 10, 12, 14 };
+
+/* Copies ml bytes from off bytes back (they may overlap), in chunks that
+ * write up to 15 bytes past the end. */
+ZST_INLINE void zst_match_copy(uint8_t *d, size_t off, size_t ml)
+{
+	const uint8_t *m = d - off;
+	uint8_t *e = d + ml;
+
+	if (off >= 16) {
+		do {
+			zst_copy16(d, m);
+			d += 16, m += 16;
+		} while (d < e);
+		return;
+	}
+	if (off < 8) {
+		d[0] = m[0], d[1] = m[1], d[2] = m[2], d[3] = m[3];
+		d[4] = m[4], d[5] = m[5], d[6] = m[6], d[7] = m[7];
+		d += 8;
+		m = d - zst_spread[off];
+	}
+	while (d < e) {
+		zst_copy8(d, m);
+		d += 8, m += 8;
+	}
+}
+
+/* Copies a match that starts before the current segment: its start lies
+ * in the previous segment [.., old_end), possibly running on into ours. */
+ZST_HOT static int zst_match_far(struct zst_state *z, uint8_t *op, size_t off, size_t ml)
+{
+	char b1[24];
+	size_t hist = (size_t)(op - z->win), n1;
+	const uint8_t *m;
+
+	if (off > z->window)
+		return err_set("zstd: match offset %zu exceeds the window size %s", off, zst_size_str(b1, z->window));
+	if (off > hist && !z->old_end)  /* not wrapped yet: hist is all the frame has */
+		return err_set("zstd: match offset %zu reaches before the start of the frame (%zu bytes decoded)",
+			off, hist);
+	if (off <= hist) {
+		/* can't happen: callers send only far matches */
+		return err_set("zstd: internal error in match copy");
+	}
+	ZST_COUNT(match_far);
+	m = z->win + z->old_end - (off - hist);
+	n1 = off - hist;        /* bytes until old_end */
+	/* m is more than ZST_WILD bytes ahead of op (see zst_room): chunks
+	 * never overwrite bytes they have yet to read */
+	{
+		uint8_t *d = op, *e = op + (n1 < ml ? n1 : ml);
+		do {
+			zst_copy16(d, m);
+			d += 16, m += 16;
+		} while (d < e);
+	}
+	if (n1 < ml)    /* the rest starts at the beginning of our segment */
+		zst_match_copy(op + n1, off, ml - n1);
+	return 0;
+}
+
+ZST_HOT static int zst_sequences(struct zst_state *z, const uint8_t *src, size_t n, uint32_t nseq,
+	const uint8_t *lp, size_t litn, uint8_t *op, uint8_t *oend, uint8_t **opp)
+{
+	const struct zst_seq *tll = zst_table(z, ZST_LL, z->predef[ZST_LL]);
+	const struct zst_seq *tof = zst_table(z, ZST_OF, z->predef[ZST_OF]);
+	const struct zst_seq *tml = zst_table(z, ZST_ML, z->predef[ZST_ML]);
+	const uint8_t *lend = lp + litn;
+	uint8_t *const win = z->win;
+	size_t const window = z->window;
+	uint32_t r0 = z->rep[0], r1 = z->rep[1], r2 = z->rep[2];
+	unsigned sll, sof, sml;
+	struct zst_br b;
+
+	if (zst_br_init(&b, src, n))
+		return err_set("zstd: corrupt sequences bitstream");
+	sll = (unsigned)zst_br_read(&b, z->al[ZST_LL]);
+	sof = (unsigned)zst_br_read(&b, z->al[ZST_OF]);
+	sml = (unsigned)zst_br_read(&b, z->al[ZST_ML]);
+	zst_br_reload(&b);
+
+	while (nseq--) {
+		struct zst_seq ell = tll[sll], eof = tof[sof], eml = tml[sml];
+		uint32_t off, ofv;
+		size_t ll, ml;
+
+		/* order of the fields in the stream: offset, match length, literal length */
+		ofv = eof.base + (uint32_t)zst_br_read(&b, eof.xbits);
+		ml = eml.base + (size_t)zst_br_read(&b, eml.xbits);
+		if (eof.xbits + eml.xbits + ell.xbits > 31)
+			zst_br_reload(&b);
+		ll = ell.base + (size_t)zst_br_read(&b, ell.xbits);
+		if (nseq) {     /* no state update after the last sequence */
+			sll = ell.next + (unsigned)zst_br_read(&b, ell.bits);
+			sml = eml.next + (unsigned)zst_br_read(&b, eml.bits);
+			sof = eof.next + (unsigned)zst_br_read(&b, eof.bits);
+		}
+		zst_br_reload(&b);
+
+		if (ofv > 3) {
+			off = ofv - 3;
+			r2 = r1, r1 = r0, r0 = off;
+		} else {
+			/* repeat codes shift by one when the literal length is 0 */
+			unsigned k = ofv - 1 + (ell.base == 0);
+			ZST_COUNT(rep_code[k]);
+			if (k == 0) {
+				off = r0;
+			} else if (k == 1) {
+				off = r1;
+				r1 = r0, r0 = off;
+			} else {
+				off = k == 2 ? r2 : r0 - 1;
+				if (off == 0) {
+					err_set("zstd: match offset 0");
+					goto bad;
+				}
+				r2 = r1, r1 = r0, r0 = off;
+			}
+		}
+
+		if (ll > (size_t)(lend - lp)) {
+			err_set("zstd: literal length %zu exceeds the %zu literals left", ll, (size_t)(lend - lp));
+			goto bad;
+		}
+		if (ll + ml > (size_t)(oend - op)) {
+			err_set("zstd: block decodes to more than %u bytes", z->block_max);
+			goto bad;
+		}
+		zst_copy16(op, lp);
+		if (ll > 16) {
+			uint8_t *d = op + 16, *e = op + ll;
+			const uint8_t *s = lp + 16;
+			do {
+				zst_copy16(d, s);
+				d += 16, s += 16;
+			} while (d < e);
+		}
+		op += ll;
+		lp += ll;
+
+		if (off > (size_t)(op - win) || off > window) {
+			if (zst_match_far(z, op, off, ml))
+				goto bad;
+		} else {
+			zst_match_copy(op, off, ml);
+		}
+		op += ml;
+	}
+	zst_br_reload(&b);
+	if (!zst_br_done(&b))
+		return err_set("zstd: corrupt sequences bitstream (%s)",
+			zst_br_overflow(&b) ? "overrun" : "trailing bits");
+	z->rep[0] = r0, z->rep[1] = r1, z->rep[2] = r2;
+	{
+		size_t left = (size_t)(lend - lp);
+		if (left > (size_t)(oend - op))
+			return err_set("zstd: block decodes to more than %u bytes", z->block_max);
+		memcpy(op, lp, left);
+		*opp = op + left;
+	}
+	return 0;
+bad:
+	/* values read past the start of the stream are garbage: say so */
+	if (zst_br_overflow(&b))
+		return err_set("zstd: corrupt sequences bitstream (overrun)");
+	return -1;
+}
+
+/* Decodes a compressed block into the window at pos; returns its size or -1. */
+static int zst_block(struct zst_state *z, const uint8_t *src, size_t n, size_t limit, size_t *outn)
+{
+	const uint8_t *lit = NULL, *p, *end = src + n;
+	size_t litn = 0;
+	uint32_t nseq;
+	uint8_t *op = z->win + z->pos, *oend = op + limit, *o = op;
+	int r = zst_literals(z, src, n, &lit, &litn);
+
+	if (r < 0)
+		return -1;
+	p = src + r;
+	if (p >= end)
+		return err_set("zstd: truncated sequences section");
+	nseq = *p++;
+	if (nseq >= 128) {
+		if (nseq == 255) {
+			if (end - p < 2)
+				return err_set("zstd: truncated sequences section");
+			nseq = p[0] + ((uint32_t)p[1] << 8) + 0x7F00;
+			p += 2;
+		} else {
+			if (end - p < 1)
+				return err_set("zstd: truncated sequences section");
+			nseq = ((nseq - 128) << 8) + *p++;
+		}
+	}
+	if (nseq == 0) {
+		ZST_COUNT(no_sequences);
+		if (p != end)
+			return err_set("zstd: extra bytes after the sequences section");
+		if (litn > limit)
+			return err_set("zstd: block decodes to more than %u bytes", z->block_max);
+		memcpy(op, lit, litn);
+		*outn = litn;
+		return 0;
+	}
+	if (p >= end)
+		return err_set("zstd: truncated sequences section");
+	{
+		unsigned modes = *p++, k;
+		if (modes & 3)
+			return err_set("zstd: reserved bits set in the sequences header");
+		for (k = 0; k < 3; k++) {
+			/* in the byte: LL mode, OF mode, ML mode, reserved */
+			r = zst_seq_table(z, k, (modes >> (6 - 2 * k)) & 3, p, (size_t)(end - p));
+			if (r < 0)
+				return -1;
+			p += r;
+		}
+	}
+	z->seq_ok = 1;
+	if (zst_sequences(z, p, (size_t)(end - p), nseq, lit, litn, op, oend, &o))
+		return -1;
+	*outn = (size_t)(o - op);
+	return 0;
+}
+
+/* ---- buffer and frame management ---- */
+
+static void zst_init(struct zst_state *z, uint64_t window_max)
+{
+	memset(z, 0, offsetof(struct zst_state, huf));
+	z->window_max = window_max ? window_max : ZST_WINDOW_DEFAULT;
+	z->st = ZST_S_MAGIC;
+	zst_seq_build(z->def_ll, ZST_LL, zst_ll_def, 36, 6);
+	zst_seq_build(z->def_of, ZST_OF, zst_of_def, 29, 5);
+	zst_seq_build(z->def_ml, ZST_ML, zst_ml_def, 53, 6);
+}
+
+static void zst_free(struct zst_state *z)
+{
+	if (z->mem_owned)
+		free(z->mem);
+	z->mem = NULL;
+	z->mem_size = 0;
+	z->mem_owned = 0;
+}
+
+/* Parses the frame header in z->hdr and prepares the buffers. */
+static int zst_frame_begin(struct zst_state *z)
+{
+	char b1[24], b2[24];
+	const uint8_t *h = z->hdr;
+	unsigned fhd = h[0], ss = fhd >> 5 & 1, didsz = (0x4210u >> (4 * (fhd & 3))) & 15;
+	unsigned fcssz = fhd >> 6 == 0 ? ss : 1u << (fhd >> 6), i;
+	const uint8_t *q = h + 1;
+	uint64_t window = 0, wbuf, b, need;
+	uint32_t did = 0;
+
+	if (fhd & 8)
+		return err_set("zstd: reserved bit set in the frame header");
+	if (!ss) {
+		unsigned e = *q >> 3, m = *q & 7;
+		window = (uint64_t)1 << (10 + e);
+		window += (window >> 3) * m;
+		q++;
+	}
+	for (i = 0; i < didsz; i++)
+		did |= (uint32_t)q[i] << (8 * i);
+	q += didsz;
+	if (did)
+		return err_set("zstd: frame needs dictionary %u (dictionaries are not supported)", did);
+	z->has_fcs = fcssz != 0;
+	z->fcs = 0;
+	for (i = 0; i < fcssz; i++)
+		z->fcs |= (uint64_t)q[i] << (8 * i);
+	if (fcssz == 2)
+		z->fcs += 256;
+	if (ss)
+		window = z->fcs;
+	b = window < ZST_BLOCK_MAX ? window : ZST_BLOCK_MAX;
+	z->block_max = (uint32_t)b;
+	/* A frame no larger than its window needs only its content size: the
+	 * limit applies to that, the memory actually used. */
+	if (z->has_fcs && z->fcs <= window) {
+		if (z->fcs > z->window_max)
+			return err_set("zstd: frame content size %s exceeds the window limit %s",
+				zst_size_str(b1, z->fcs), zst_size_str(b2, z->window_max));
+		window = z->fcs;
+		wbuf = window + ZST_WILD;       /* never wraps */
+	} else {
+		if (window > z->window_max)
+			return err_set("zstd: window size %s exceeds the limit %s",
+				zst_size_str(b1, window), zst_size_str(b2, z->window_max));
+		wbuf = window + b + 2 * ZST_WILD;
+	}
+	need = wbuf + 2 * b + ZST_WILD;
+	if (need > (size_t)-1)
+		return err_set("zstd: window size %s too large for this system", zst_size_str(b1, window));
+	if (need > z->mem_size) {
+		if (z->mem && !z->mem_owned)
+			return err_set("zstd: frame needs a %s byte buffer, %s given",
+				zst_size_str(b1, need), zst_size_str(b2, z->mem_size));
+		free(z->mem);
+		z->mem = NULL;
+		z->mem_size = 0;
+		z->mem = malloc((size_t)need);
+		if (!z->mem)
+			return err_sys("zstd: cannot allocate %s bytes for the window", zst_size_str(b1, need));
+		z->mem_size = (size_t)need;
+		z->mem_owned = 1;
+	}
+	z->win = z->mem;
+	z->win_size = (size_t)wbuf;
+	z->lit = z->mem + wbuf;
+	z->inbuf = z->lit + b + ZST_WILD;
+	z->window = (size_t)window;
+	z->has_csum = fhd >> 2 & 1;
+	z->pos = z->old_end = 0;
+	z->frame_out = 0;
+	z->rep[0] = 1, z->rep[1] = 4, z->rep[2] = 8;
+	z->huf_ok = z->seq_ok = 0;
+	zst_xxh_init(&z->xxh);
+	return 0;
+}
+
+/* Accumulates header bytes; returns 1 once z->hdr holds n bytes. */
+static int zst_gather(struct zst_state *z, const uint8_t **ip, const uint8_t *iend, unsigned n)
+{
+	size_t k = z->hlen < n ? n - z->hlen : 0;
+	if (k > (size_t)(iend - *ip))
+		k = (size_t)(iend - *ip);
+	memcpy(z->hdr + z->hlen, *ip, k);
+	*ip += k;
+	z->hlen += (unsigned)k;
+	return z->hlen >= n;
+}
+
+/* Reserves room for a block of at most limit bytes at pos, wrapping to
+ * the start of the buffer when the end is near.  The wrap leaves more than
+ * window + ZST_WILD bytes of history in the old segment, so no offset
+ * within the window reaches bytes that copies overshooting by < 16 touch. */
+static void zst_room(struct zst_state *z, size_t limit)
+{
+	if (z->pos + limit + ZST_WILD > z->win_size) {
+		ZST_COUNT(wrap);
+		z->old_end = z->pos;
+		z->pos = 0;
+	}
+}
+
+static size_t zst_block_limit(const struct zst_state *z)
+{
+	uint64_t left = z->fcs - z->frame_out;
+	if (z->has_fcs && left < z->block_max)
+		return (size_t)left;
+	return z->block_max;
+}
+
+static void zst_emit(struct zst_state *z, size_t n, const uint8_t **out, size_t *outn)
+{
+	uint8_t *o = z->win + z->pos;
+	if (z->has_csum)
+		zst_xxh_update(&z->xxh, o, n);
+	z->pos += n;
+	z->frame_out += n;
+	*out = o;
+	*outn = n;
+}
+
+static int zst_block_end(struct zst_state *z)
+{
+	char b1[24], b2[24];
+
+	z->hlen = 0;
+	if (!z->last) {
+		z->st = ZST_S_BHDR;
+		return 0;
+	}
+	if (z->has_fcs && z->frame_out != z->fcs)
+		return err_set("zstd: frame content size mismatch (header says %s, decoded %s)",
+			zst_size_str(b1, z->fcs), zst_size_str(b2, z->frame_out));
+	z->st = z->has_csum ? ZST_S_CSUM : ZST_S_MAGIC;
+	return 0;
+}
+
+static int zst_decode(struct zst_state *z, const uint8_t *in, size_t n, size_t *used,
+	const uint8_t **out, size_t *outn, int end)
+{
+	static const uint8_t none[1];
+	const uint8_t *ip, *iend;
+	int r = ZST_MORE;
+
+	if (!in)
+		in = none, n = 0;       /* (NULL, 0, end) is a fine way to say "no more" */
+	ip = in;
+	iend = in + n;
+
+	*out = NULL;
+	*outn = 0;
+	for (;;) {
+		switch (z->st) {
+		case ZST_S_MAGIC:
+			if (!zst_gather(z, &ip, iend, 4))
+				goto starved;
+			{
+				uint32_t magic = zst_le32(z->hdr);
+				z->hlen = 0;
+				z->seen_frame = 1;
+				if (magic == ZST_MAGIC) {
+					z->st = ZST_S_FHD;
+				} else if ((magic & 0xFFFFFFF0u) == 0x184D2A50u) {
+					ZST_COUNT(skippable);
+					z->st = ZST_S_SKIPHDR;
+				} else {
+					r = err_set("zstd: bad magic number 0x%08x (not zstd data)", magic);
+					goto fail;
+				}
+			}
+			break;
+		case ZST_S_SKIPHDR:
+			if (!zst_gather(z, &ip, iend, 4))
+				goto starved;
+			z->skip = zst_le32(z->hdr);
+			z->hlen = 0;
+			z->st = ZST_S_SKIP;
+			break;
+		case ZST_S_SKIP:
+			{
+				size_t k = (size_t)(iend - ip);
+				if (k > z->skip)
+					k = (size_t)z->skip;
+				ip += k;
+				z->skip -= k;
+				if (z->skip)
+					goto starved;
+				z->st = ZST_S_MAGIC;
+			}
+			break;
+		case ZST_S_FHD:
+			if (!zst_gather(z, &ip, iend, 1))
+				goto starved;
+			{
+				unsigned fhd = z->hdr[0], ss = fhd >> 5 & 1;
+				unsigned size = 1 + !ss + ((0x4210u >> (4 * (fhd & 3))) & 15) +
+					(fhd >> 6 == 0 ? ss : 1u << (fhd >> 6));
+				if (!zst_gather(z, &ip, iend, size))
+					goto starved;
+			}
+			if (zst_frame_begin(z)) {
+				r = -1;
+				goto fail;
+			}
+			z->hlen = 0;
+			z->st = ZST_S_BHDR;
+			break;
+		case ZST_S_BHDR:
+			if (!zst_gather(z, &ip, iend, 3))
+				goto starved;
+			{
+				uint32_t bh = z->hdr[0] | (uint32_t)z->hdr[1] << 8 | (uint32_t)z->hdr[2] << 16;
+				unsigned type = bh >> 1 & 3;
+				z->last = bh & 1;
+				z->bsize = bh >> 3;
+				z->hlen = 0;
+				z->ilen = 0;
+				if (type == 3) {
+					r = err_set("zstd: reserved block type");
+					goto fail;
+				}
+				if (z->bsize > z->block_max) {
+					r = err_set("zstd: block size %u exceeds the maximum %u", z->bsize, z->block_max);
+					goto fail;
+				}
+				if (type < 2 && z->bsize > zst_block_limit(z)) {
+					char b1[24];
+					r = err_set("zstd: frame content size mismatch (header says %s, more data follows)",
+						zst_size_str(b1, z->fcs));
+					goto fail;
+				}
+				if (type == 0) {
+					ZST_COUNT(block_raw);
+					zst_room(z, z->bsize);
+					z->remain = z->bsize;
+					z->st = ZST_S_RAW;
+				} else if (type == 1) {
+					ZST_COUNT(block_rle);
+					zst_room(z, z->bsize);
+					z->st = ZST_S_RLE;
+				} else {
+					ZST_COUNT(block_compressed);
+					if (z->bsize == 0) {    /* not even a literals header */
+						r = err_set("zstd: empty compressed block");
+						goto fail;
+					}
+					z->st = ZST_S_CBLOCK;
+				}
+			}
+			break;
+		case ZST_S_RAW:
+			if (z->remain) {
+				size_t k = (size_t)(iend - ip);
+				if (k == 0)
+					goto starved;
+				if (k > z->remain)
+					k = z->remain;
+				memcpy(z->win + z->pos, ip, k);
+				ip += k;
+				z->remain -= (uint32_t)k;
+				zst_emit(z, k, out, outn);
+				if (!z->remain && zst_block_end(z)) {
+					r = -1;
+					goto fail;
+				}
+				r = ZST_OUT;
+				goto done;
+			}
+			if (zst_block_end(z)) {
+				r = -1;
+				goto fail;
+			}
+			break;
+		case ZST_S_RLE:
+			if (!zst_gather(z, &ip, iend, 1))
+				goto starved;
+			memset(z->win + z->pos, z->hdr[0], z->bsize);
+			zst_emit(z, z->bsize, out, outn);
+			if (zst_block_end(z)) {
+				r = -1;
+				goto fail;
+			}
+			if (*outn) {
+				r = ZST_OUT;
+				goto done;
+			}
+			break;
+		case ZST_S_CBLOCK:
+			{
+				const uint8_t *src;
+				size_t limit = zst_block_limit(z), got = 0;
+				if (z->ilen == 0 && (size_t)(iend - ip) >= z->bsize) {
+					ZST_COUNT(block_direct);
+					src = ip;
+					ip += z->bsize;
+				} else {
+					size_t k = z->bsize - z->ilen;
+					if (k > (size_t)(iend - ip))
+						k = (size_t)(iend - ip);
+					memcpy(z->inbuf + z->ilen, ip, k);
+					ip += k;
+					z->ilen += k;
+					if (z->ilen < z->bsize)
+						goto starved;
+					ZST_COUNT(block_staged);
+					src = z->inbuf;
+				}
+				zst_room(z, limit);
+				if (zst_block(z, src, z->bsize, limit, &got)) {
+					r = -1;
+					goto fail;
+				}
+				zst_emit(z, got, out, outn);
+				if (zst_block_end(z)) {
+					r = -1;
+					goto fail;
+				}
+				if (got) {
+					r = ZST_OUT;
+					goto done;
+				}
+			}
+			break;
+		case ZST_S_CSUM:
+			if (!zst_gather(z, &ip, iend, 4))
+				goto starved;
+			{
+				uint32_t want = zst_le32(z->hdr), got = (uint32_t)zst_xxh_digest(&z->xxh);
+				ZST_COUNT(checksum);
+				if (want != got) {
+					r = err_set("zstd: checksum mismatch (frame says %08x, data gives %08x)", want, got);
+					goto fail;
+				}
+			}
+			z->hlen = 0;
+			z->st = ZST_S_MAGIC;
+			break;
+		default:
+			r = err_set("zstd: decoder used after an error");
+			goto done;
+		}
+	}
+starved:
+	if (!end) {
+		r = ZST_MORE;
+	} else if (z->st == ZST_S_MAGIC && z->hlen == 0 && z->seen_frame) {
+		r = ZST_END;
+	} else if (z->st == ZST_S_MAGIC && z->hlen == 0) {
+		r = err_set("zstd: empty input");
+		goto fail;
+	} else {
+		r = err_set("zstd: truncated input");
+		goto fail;
+	}
+	goto done;
+fail:
+	z->st = ZST_S_FAIL;
+	*out = NULL;            /* an error never comes with data */
+	*outn = 0;
+done:
+	*used = (size_t)(ip - in);
 	return r;
 }
 
@@ -11347,6 +12860,7 @@ enum { LZ_UNKNOWN, LZ_NONE, LZ_GZIP, LZ_ZSTD };
 struct layer_in {
 	struct sha_ctx blob, diff;
 	struct inf_state *inf;
+	struct zst_state *zst;
 	struct tar_x *tar;
 	int kind;
 	uint64_t size;                  /* uncompressed */
@@ -11370,8 +12884,18 @@ static int layer_decode(struct layer_in *l, const unsigned char *p, size_t n, in
 
 	if (l->kind == LZ_NONE)
 		return n ? layer_untar(l, p, n) : 0;
-	if (l->kind == LZ_ZSTD)
-		return err_set("zstd layers are not supported by this build yet");
+	if (l->kind == LZ_ZSTD) {
+		size_t used;
+
+		do {
+			r = zst_decode(l->zst, p, n, &used, &out, &on, eof);
+			p += used;
+			n -= used;
+			if (r < 0 || (on && layer_untar(l, out, on) < 0))
+				return -1;
+		} while (r == ZST_OUT);
+		return 0;
+	}
 	do {
 		r = inf_run(l->inf, &p, &n, eof, &out, &on);
 		if (r < 0 || (on && layer_untar(l, out, on) < 0))
@@ -11396,6 +12920,10 @@ static int layer_kind(struct layer_in *l)
 		if (!(l->inf = malloc(sizeof *l->inf)))
 			return err_set("out of memory");
 		inf_init(l->inf, 1);
+	} else if (l->kind == LZ_ZSTD) {
+		if (!(l->zst = malloc(sizeof *l->zst)))
+			return err_set("out of memory");
+		zst_init(l->zst, SB_ZSTD_WINDOW_MAX);
 	}
 	return layer_decode(l, l->head, l->nhead, 0);
 }
@@ -11444,6 +12972,10 @@ static void layer_free(struct layer_in *l)
 		tar_x_free(l->tar);
 	free(l->why);
 	free(l->inf);
+	if (l->zst) {
+		zst_free(l->zst);
+		free(l->zst);
+	}
 	memset(l, 0, sizeof *l);
 }
 

@@ -49,7 +49,7 @@ SRC
 
 build() {
 	sources
-	need make gcc musl-tools dpkg-dev linux-libc-dev zlib1g-dev
+	need make gcc musl-tools dpkg-dev linux-libc-dev zlib1g-dev libzstd-dev
 }
 
 all() {

@@ -61,6 +61,14 @@ out=$(sb load "$T/dsave.tar" 2>&1)
 expect "load a docker save archive, named by its RepoTags" "Loaded image: peers/debian:bookworm" "$out"
 expect "its base layer is the one already stored" "3" "$(layer_dirs)"
 
+# zstd layers (application/vnd.oci.image.layer.v1.tar+zstd)
+mkdir -p "$T/lz"
+echo zstd-layer >"$T/lz/zfile"
+"$mkimage" "$T/ociz" zz:1 --zstd "$T/base" "$T/lz" >/dev/null
+check "load an image with zstd layers" sb load "$T/ociz"
+expect "a zstd layer, unpacked" "zstd-layer" "$(sb run --image zz:1 --rm z1 -- cat /zfile 2>&1)"
+sb rmi zz:1 >/dev/null
+
 # a layout whose name is a bare tag: nameless unless --name
 m4=$("$mkimage" "$T/oci4" latest "$T/l3")
 sed -i 's/"io.containerd.image.name":"latest",//' "$T/oci4/index.json"
