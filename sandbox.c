@@ -14814,7 +14814,10 @@ static int spawn_terminal(struct spawn *s, int rootfd)
 		return -1;
 	if ((con = path_mkpath(rootfd, "/dev/console", 1, 1)) < 0 ||
 	    mount(fd_path(slave, p, sizeof p), fd_path(con, q, sizeof q), NULL, MS_BIND, NULL) < 0) {
-		err_sys("process.terminal: bind the terminal on /dev/console");
+		if (errno == ELOOP)
+			err_set("process.terminal: /dev/console in the rootfs is a symlink, refused");
+		else
+			err_sys("process.terminal: bind the terminal on /dev/console");
 		goto fail;
 	}
 	close(con);
@@ -17094,6 +17097,77 @@ out:
 	return rc < 0 ? fail(id) : 0;
 }
 
+/* CVE-2019-5736: a container that makes its program "#!/proc/self/exe"
+ * (or finds /proc/PID/exe of a process running sandbox's code inside it)
+ * reaches the runtime's binary on the host, and could write it once the
+ * process ends. Copying the binary into memory for each container would
+ * cost a small device its RAM; instead the runtime execs itself once from
+ * a read-only bind of its binary, made in a mount namespace of its own,
+ * and then goes back to the mount namespace it came from (hooks and bind
+ * mounts must see the host's). The bind lives on as long as a process
+ * maps it: /proc/PID/exe of any process running sandbox's code is on a
+ * read-only mount, which no namespace holds and none can remount, so
+ * opening it for writing fails with EROFS. A binary the caller cannot
+ * write, or one on a read-only filesystem (firmware's squashfs), needs
+ * nothing. */
+#define EXE_PROTECT_ENV "_SANDBOX_HOST_MNT_NS"
+
+static int exe_return_home(const char *fdtext)
+{
+	long long fd;
+	int r;
+
+	if (parse_ll(fdtext, 3, 1 << 20, &fd) < 0)
+		return err_set("%s=%s: not a file descriptor", EXE_PROTECT_ENV, fdtext);
+	r = setns((int)fd, CLONE_NEWNS);
+	close((int)fd);
+	unsetenv(EXE_PROTECT_ENV);
+	return r < 0 ? err_sys("protect the runtime's binary: return to the host's mount namespace") : 0;
+}
+
+static int exe_protect(char **argv)
+{
+	extern char **environ;
+	char self[PATH_MAX], num[16];
+	const char *home = getenv(EXE_PROTECT_ENV);
+	struct statvfs sv;
+	ssize_t n;
+	int ns, fd, r;
+
+	if (home)
+		return exe_return_home(home);
+	if ((n = readlink("/proc/self/exe", self, sizeof self - 1)) < 0)
+		return err_sys("protect the runtime's binary: /proc/self/exe");
+	self[n] = 0;
+	if (access(self, W_OK) < 0 || (statvfs(self, &sv) == 0 && (sv.f_flag & ST_RDONLY)))
+		return 0;
+	if (strstr(self, " (deleted)"))
+		return err_set("protect the runtime's binary: %s was replaced while running", self);
+	/* kept open across exec, to come back by */
+	if ((ns = open("/proc/self/ns/mnt", O_RDONLY)) < 0)
+		return err_sys("protect the runtime's binary: /proc/self/ns/mnt");
+	if (unshare(CLONE_NEWNS) < 0 || mount(NULL, "/", NULL, MS_REC | MS_SLAVE, NULL) < 0 ||
+	    mount(self, self, NULL, MS_BIND, NULL) < 0 || (fd = open(self, O_PATH | O_CLOEXEC)) < 0) {
+		err_sys("protect the runtime's binary %s: a read-only bind of it", self);
+		close(ns);
+		return -1;
+	}
+	r = mnt_rebind(fd, MS_RDONLY | MS_NOSUID | MS_NODEV, 0, self);
+	close(fd);
+	if (r < 0) {
+		err_ctx("protect the runtime's binary");
+		close(ns);
+		return -1;
+	}
+	strf(num, sizeof num, "%d", ns);
+	if (setenv(EXE_PROTECT_ENV, num, 1) < 0)
+		return close(ns), err_sys("protect the runtime's binary: setenv");
+	execve(self, argv, environ);
+	err_sys("protect the runtime's binary: exec %s", self);
+	close(ns);
+	return -1;
+}
+
 /* Options of run and create, and what they turn into. */
 struct create_opts {
 	const char *bundle, *pid_file, *console, *pfds;
@@ -17226,6 +17300,8 @@ static int cmd_create_or_run(int argc, char **argv, int i, int mode)
 	co.bundle = ".";
 	if (opts_parse(argc, argv, &i, opts) < 0 || !(id = cli_id(argc, argv, i, !!io->image)))
 		return bad;
+	if (exe_protect(argv) < 0)
+		return fail(id), bad;
 	if (co.pfds && parse_ll(co.pfds, 0, 1 << 20, &n) < 0)
 		return usage_error("--preserve-fds: \"%s\" is not a count", co.pfds), bad;
 	if (!io->image && (io->env[0] || io->vol[0] || io->tmpfs[0] || io->workdir || io->user ||
@@ -17853,6 +17929,8 @@ static int cmd_exec(int argc, char **argv, int i)
 	memset(&eo, 0, sizeof eo);
 	if (opts_parse(argc, argv, &i, opts) < 0 || !(id = cli_id(argc, argv, i, 1)))
 		return 1;
+	if (exe_protect(argv) < 0)
+		return fail(id);
 	if (eo.pfds && parse_ll(eo.pfds, 0, 1 << 20, &n) < 0)
 		return usage_error("--preserve-fds: \"%s\" is not a count", eo.pfds), 1;
 	if (state_load(&st, cli_root, id) < 0)
