@@ -64,6 +64,56 @@
 #define SB_ZSTD_WINDOW_MAX ((uint64_t)1 << 27)
 #endif
 
+/* Trust anchors for https registries (PEM, all CERTIFICATE blocks read). */
+#ifndef SB_CA_BUNDLE
+#define SB_CA_BUNDLE "/etc/ssl/certs/ca-certificates.crt"
+#endif
+
+/* Network timeouts: connecting, and any single wait for data to read or
+ * room to write. */
+#ifndef SB_HTTP_CONNECT_TIMEOUT_MS
+#define SB_HTTP_CONNECT_TIMEOUT_MS 15000
+#endif
+#ifndef SB_HTTP_IO_TIMEOUT_MS
+#define SB_HTTP_IO_TIMEOUT_MS 30000
+#endif
+
+/* Open connections kept for reuse: two, so that a registry and the host
+ * its blobs redirect to (a CDN) both stay open during a pull. Each TLS
+ * connection holds about 40 KB (BearSSL's full-duplex buffer and context). */
+#ifndef SB_HTTP_CONNS
+#define SB_HTTP_CONNS 2
+#endif
+
+/* Largest response head, header count, URL (path and query: signed CDN
+ * URLs are long), redirects followed. */
+#ifndef SB_HTTP_HEAD_MAX
+#define SB_HTTP_HEAD_MAX 16384
+#endif
+#ifndef SB_HTTP_MAX_HEADERS
+#define SB_HTTP_MAX_HEADERS 64
+#endif
+#ifndef SB_HTTP_URL_MAX
+#define SB_HTTP_URL_MAX 4096
+#endif
+#ifndef SB_HTTP_MAX_REDIRECTS
+#define SB_HTTP_MAX_REDIRECTS 5
+#endif
+
+/* Largest manifest or index read into memory, and how many times a blob
+ * download is resumed after the connection dropped (backoff 0.5 s, 1 s,
+ * 2 s, ...). */
+#ifndef SB_MANIFEST_MAX
+#define SB_MANIFEST_MAX (4 << 20)
+#endif
+#ifndef SB_REG_RETRIES
+#define SB_REG_RETRIES 4
+#endif
+
+#ifndef SB_HTTP_AGENT
+#define SB_HTTP_AGENT "sandbox/0.1"
+#endif
+
 /* Optional features: 0 leaves the code out of the binary. */
 #ifndef SB_WITH_TLS
 #define SB_WITH_TLS 1 /* HTTPS registry client (BearSSL) */

@@ -13,6 +13,8 @@
  *   zst        zstd decoder
  *   tar        layers in and out, safely: whiteouts, pax, hostile input
  *   ref        image references, normalised as Docker does
+ *   http       HTTP/1.1 client over BearSSL: TLS, keep-alive, chunked, redirects
+ *   reg        registry API: auth, manifests, platforms, blobs resumed and verified
  *   config     OCI config.json into struct sb_config, validated
  *   cg         cgroup v2, with v1 where v2 lacks a controller; eBPF devices
  *   mnt        paths resolved inside the rootfs, mounts, devices, pivot_root
@@ -40,7 +42,9 @@
 #include <limits.h>
 #include <arpa/inet.h>
 #include <net/if.h>
+#include <netdb.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <poll.h>
 #include <sched.h>
 #include <signal.h>
@@ -73,10 +77,14 @@
 
 #include <linux/bpf.h>
 
-#include <bearssl_hash.h>
-
 #include "config.h"
 #include "sandbox.h"
+
+#if SB_WITH_TLS
+#include <bearssl.h>
+#else
+#include <bearssl_hash.h>
+#endif
 
 #define LEN(a) (sizeof(a) / sizeof((a)[0]))
 
@@ -698,6 +706,23 @@ static int parse_size(const char *s, long long *out)
 	if (*out > 0)
 		*out <<= shift;
 	return 0;
+}
+
+/* Sizes for people, in integers: 1.5MB, 230MB, 2.1GB. */
+static const char *human_size(uint64_t n, char *out, size_t len)
+{
+	static const char *const units[] = { "B", "kB", "MB", "GB", "TB" };
+	uint64_t scale = 1;
+	size_t u = 0;
+
+	while (u + 1 < LEN(units) && n >= scale * 1000)
+		scale *= 1000, u++;
+	if (u && n / scale < 10)
+		strf(out, len, "%llu.%llu%s", (unsigned long long)(n / scale),
+		    (unsigned long long)(n % scale * 10 / scale), units[u]);
+	else
+		strf(out, len, "%llu%s", (unsigned long long)(n / scale), units[u]);
+	return out;
 }
 
 static int64_t now_ms(void)
@@ -6842,6 +6867,2893 @@ static int ref_format(const struct ref *r, char *buf, size_t size)
 	return n < 0 || (size_t)n >= size ? -1 : 0;
 }
 
+/* ============================================================ http === */
+
+/* An HTTP/1.1 client for registries: GET and HEAD, https through BearSSL
+ * (SNI, chain validation against a PEM bundle plus extra CA files, host
+ * name or IP address check), plain http only when allowed.
+ *
+ *   struct http_client cl;
+ *   http_init(&cl);  cl.allow_http = 1; ...    options, see the struct
+ *   struct http_req rq = { "GET", url, auth, accept, from };
+ *   http_request(&cl, &rq);       follows redirects; cl.resp holds the
+ *                                 final status and headers, body pending
+ *   http_header(&cl.resp, "docker-content-digest")
+ *   http_body(&cl, sink, ctx);    streams the body: sink(ctx, p, n) sees
+ *                                 every byte; or http_body_buf (bounded),
+ *                                 http_discard
+ *   http_free(&cl);
+ *
+ * Connections are kept alive and reused per (scheme, host, port), up to
+ * SB_HTTP_CONNS at a time (least recently used goes); a reused connection
+ * that the server had closed is retried once on a new one. Bodies framed
+ * by Content-Length, chunked, or the end of the connection. Redirects 301,
+ * 302, 303, 307, 308 are followed (SB_HTTP_MAX_REDIRECTS); Authorization
+ * is sent only to the first URL's scheme, host and port, never to a host
+ * a redirect leads to, and https never redirects to http. Connect and each
+ * read or write wait under poll() timeouts. Messages: "host:port: why".
+ *
+ * Memory: the client struct (about 23 KB: the response head buffer and
+ * URL); per TLS connection about 40 KB (BearSSL's full-duplex record buffer
+ * and contexts); per plain connection a 16 KB read buffer; the trust
+ * anchors (about 100 KB for Debian's bundle of ~140 roots, loaded at the
+ * first https connection by streaming the PEM file through BearSSL's PEM
+ * and X.509 decoders). Bodies go to the sink straight from the TLS record
+ * buffer: nothing is buffered whole unless the caller asks (http_body_buf,
+ * with a maximum). */
+
+struct http_hdr {
+	const char *name, *value;
+};
+
+struct http_resp {
+	int status;
+	int version;		/* 0: HTTP/1.0, 1: HTTP/1.1 */
+	int64_t length;		/* Content-Length, or -1 */
+	int chunked;		/* Transfer-Encoding: chunked */
+	int close;		/* the connection ends after this response */
+	size_t nhdr;
+	struct http_hdr hdr[SB_HTTP_MAX_HEADERS];	/* into the head buffer */
+};
+
+/* The chunked transfer coding (RFC 9112 7.1), as a state machine over
+ * any split of the input. */
+enum {
+	CH_SIZE, CH_SIZE_LF, CH_EXT, CH_DATA, CH_DATA_CR, CH_DATA_LF,
+	CH_TRAILER, CH_TRAILER_LINE, CH_TRAILER_LF, CH_DONE
+};
+
+struct http_chunk {
+	int state;
+	int ndigits;
+	uint64_t left;		/* data bytes left in the chunk */
+	size_t line;		/* bytes of the current extension or trailer */
+};
+
+struct http_url {
+	int tls;
+	unsigned port;
+	char host[256];		/* without brackets */
+	char path[SB_HTTP_URL_MAX];	/* path and query, from '/' */
+};
+
+#if SB_WITH_TLS
+/* Validates the chain with BearSSL's minimal engine; when the server is
+ * named by an IP address, also checks the address against the end-entity
+ * certificate's subjectAltName iPAddress entries (BearSSL only matches
+ * DNS names). */
+struct http_x509 {
+	const br_x509_class *vtable;
+	br_x509_minimal_context mini;
+	unsigned char ip[16];
+	size_t iplen;		/* 0: a DNS name, checked by mini */
+	int ncert, eeover;
+	unsigned char *ee;	/* the end-entity certificate, for the IP check */
+	size_t eelen, eecap;
+};
+
+struct http_tls {
+	br_ssl_client_context sc;
+	struct http_x509 x;
+	char last[300];		/* host:port of the session kept for resumption */
+	unsigned char iobuf[BR_SSL_BUFSIZE_BIDI];
+};
+#endif
+
+struct http_conn {
+	int fd;			/* -1: closed */
+	int tls;
+	int reused;		/* served a response before */
+	unsigned port;
+	unsigned long used;	/* for least-recently-used replacement */
+	char host[256];
+	char name[300];		/* host:port, for messages */
+	unsigned char *rbuf;	/* plain: read buffer */
+	size_t roff, rlen;
+#if SB_WITH_TLS
+	struct http_tls *t;	/* kept across reconnections, for resumption */
+#endif
+};
+
+#define HTTP_RBUF 16384
+
+struct http_req {
+	const char *method;	/* "GET" (NULL) or "HEAD" */
+	const char *url;
+	const char *auth;	/* Authorization value, or NULL */
+	const char *accept;	/* Accept value, or NULL */
+	uint64_t from;		/* > 0: Range: bytes=from- */
+};
+
+typedef int (*http_sink)(void *ctx, const void *p, size_t n);
+
+enum { HTTP_BODY_NONE, HTTP_BODY_LENGTH, HTTP_BODY_CHUNKED, HTTP_BODY_CLOSE };
+
+struct http_client {
+	/* options, set after http_init */
+	const char *ca_file;		/* NULL: SB_CA_BUNDLE; "": none */
+	const char *const *extra_ca;	/* more PEM files, NULL-terminated */
+	int allow_http;			/* plain http:// may be used */
+	int connect_timeout_ms, io_timeout_ms;
+
+	/* the current response: valid until the next request */
+	struct http_resp resp;
+	struct http_url url;		/* where it came from */
+	struct http_conn *cur;		/* the connection carrying its body */
+	int body;			/* HTTP_BODY_* */
+	uint64_t left;			/* HTTP_BODY_LENGTH: bytes to come */
+	struct http_chunk chunk;
+	char head[SB_HTTP_HEAD_MAX];
+
+	struct http_conn conn[SB_HTTP_CONNS];
+	unsigned long clock;
+#if SB_WITH_TLS
+	int ta_loaded;
+	struct arena ta_arena;
+	br_x509_trust_anchor *ta;
+	size_t nta, tacap;
+#endif
+};
+
+/* ---- parsing: response head, chunked coding, URLs ---------------------- */
+
+static int http_tchar(int c)
+{
+	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+	    (c >= '0' && c <= '9') || (c && strchr("!#$%&'*+-.^_`|~", c));
+}
+
+static int http_ows(int c)
+{
+	return c == ' ' || c == '\t';
+}
+
+/* Is s[0..n) equal to the word w, ignoring ASCII case? */
+static int http_word_is(const char *s, size_t n, const char *w)
+{
+	return strlen(w) == n && !strncasecmp(s, w, n);
+}
+
+/* Calls fn for each element of a comma-separated header list, trimmed. */
+static int http_list(const char *v, int (*fn)(void *, const char *, size_t),
+    void *ctx)
+{
+	const char *p = v, *s, *e;
+
+	for (;;) {
+		e = p + strcspn(p, ",");
+		for (s = p; s < e && http_ows(*s); s++)
+			;
+		p = e;
+		while (e > s && http_ows(e[-1]))
+			e--;
+		if (e > s && fn(ctx, s, (size_t)(e - s)) < 0)
+			return -1;
+		if (!*p)
+			return 0;
+		p++;
+	}
+}
+
+struct http_te {
+	int chunked;
+};
+
+/* Transfer-Encoding: only chunked, once and last (RFC 9112 6.1); any
+ * other coding would need a decoder, and guessing the framing is how
+ * responses get smuggled. */
+static int http_te_elem(void *ctx, const char *s, size_t n)
+{
+	struct http_te *te = ctx;
+
+	if (te->chunked)
+		return err_set("http: transfer coding after chunked");
+	if (!http_word_is(s, n, "chunked"))
+		return err_set("http: transfer coding \"%.*s\" not supported",
+		    (int)(n > 32 ? 32 : n), s);
+	te->chunked = 1;
+	return 0;
+}
+
+static int http_conn_elem(void *ctx, const char *s, size_t n)
+{
+	if (http_word_is(s, n, "close"))
+		*(int *)ctx = 1;
+	return 0;
+}
+
+static int http_parse_length(const char *v, int64_t *len)
+{
+	uint64_t x = 0;
+	const char *p;
+
+	if (!*v)
+		return -1;
+	for (p = v; *p; p++) {
+		if (*p < '0' || *p > '9' || x > (uint64_t)(INT64_MAX - 9) / 10)
+			return -1;
+		x = x * 10 + (uint64_t)(*p - '0');
+	}
+	*len = (int64_t)x;
+	return 0;
+}
+
+/* The status line: "HTTP/1." digit SP 3digit [ SP reason ]. */
+static int http_status_line(const char *s, struct http_resp *r)
+{
+	if (strncmp(s, "HTTP/1.", 7) || (s[7] != '0' && s[7] != '1') ||
+	    s[8] != ' ')
+		return err_set("http: not an HTTP/1.x response");
+	if (s[9] < '1' || s[9] > '5' || s[10] < '0' || s[10] > '9' ||
+	    s[11] < '0' || s[11] > '9' || (s[12] && s[12] != ' '))
+		return err_set("http: bad status code");
+	r->version = s[7] - '0';
+	r->status = (s[9] - '0') * 100 + (s[10] - '0') * 10 + (s[11] - '0');
+	return 0;
+}
+
+/* One "name: value" line, split in place. */
+static int http_field(char *s, struct http_resp *r, struct http_te *te)
+{
+	char *v, *e;
+	int64_t len = 0;
+
+	for (v = s; http_tchar((unsigned char)*v); v++)
+		;
+	if (v == s || *v != ':')
+		return err_set(http_ows(*s) ? "http: obsolete line folding" :
+		    "http: malformed header field");
+	*v++ = 0;
+	while (http_ows(*v))
+		v++;
+	for (e = v + strlen(v); e > v && http_ows(e[-1]); e--)
+		;
+	*e = 0;
+	for (e = v; *e; e++)
+		if ((unsigned char)*e < ' ' && *e != '\t')
+			return err_set("http: control character in header %.40s", s);
+	if (r->nhdr == SB_HTTP_MAX_HEADERS)
+		return err_set("http: more than %d header fields", SB_HTTP_MAX_HEADERS);
+	r->hdr[r->nhdr].name = s;
+	r->hdr[r->nhdr++].value = v;
+	if (!strcasecmp(s, "content-length")) {
+		if (http_parse_length(v, &len) < 0)
+			return err_set("http: bad Content-Length");
+		if (r->length >= 0 && r->length != len)
+			return err_set("http: conflicting Content-Length fields");
+		r->length = len;
+	} else if (!strcasecmp(s, "transfer-encoding")) {
+		if (http_list(v, http_te_elem, te) < 0)
+			return -1;
+		te->chunked = te->chunked ? te->chunked : -1;
+	} else if (!strcasecmp(s, "connection")) {
+		http_list(v, http_conn_elem, &r->close);
+	}
+	return 0;
+}
+
+/* Parses a response head (status line through the empty line, NUL at
+ * buf[len]) in place: header names and values become NUL-terminated
+ * strings inside buf. Bare LF line ends are accepted (RFC 9112 2.2). */
+static int http_parse_head(char *buf, size_t len, struct http_resp *r)
+{
+	struct http_te te = {0};
+	char *p = buf, *end = buf + len, *nl;
+	int first = 1;
+
+	memset(r, 0, sizeof *r);
+	r->length = -1;
+	if (memchr(buf, 0, len))
+		return err_set("http: NUL in response head");
+	for (;;) {
+		if (!(nl = memchr(p, '\n', (size_t)(end - p))))
+			return err_set("http: truncated response head");
+		*nl = 0;
+		if (nl > p && nl[-1] == '\r')
+			nl[-1] = 0;
+		if (strchr(p, '\r'))
+			return err_set("http: stray CR in response head");
+		if (first) {
+			if (http_status_line(p, r) < 0)
+				return -1;
+			first = 0;
+		} else if (!*p) {
+			break;
+		} else if (http_field(p, r, &te) < 0) {
+			return -1;
+		}
+		p = nl + 1;
+	}
+	if (te.chunked < 0)
+		return err_set("http: Transfer-Encoding does not end with chunked");
+	if (te.chunked) {
+		/* RFC 9112 6.3: chunked wins; the length is void and the
+		 * connection is not to be trusted for another response. */
+		r->chunked = 1;
+		if (r->length >= 0)
+			r->close = 1;
+		r->length = -1;
+	}
+	if (r->version == 0)
+		r->close = 1;
+	return 0;
+}
+
+static const char *http_header_next(const struct http_resp *r, const char *name,
+    size_t *i)
+{
+	for (; *i < r->nhdr; (*i)++)
+		if (!strcasecmp(r->hdr[*i].name, name))
+			return r->hdr[(*i)++].value;
+	return NULL;
+}
+
+static const char *http_header(const struct http_resp *r, const char *name)
+{
+	size_t i = 0;
+
+	return http_header_next(r, name, &i);
+}
+
+/* Decodes chunked framing at in[0..n): *used bytes were taken, and the
+ * first *dlen of them (0 or all) are body data. Call again with the rest;
+ * c->state is CH_DONE after the last chunk and the trailer section. */
+static int http_chunk_step(struct http_chunk *c, const unsigned char *in,
+    size_t n, size_t *used, size_t *dlen)
+{
+	size_t i;
+	int h;
+
+	*dlen = 0;
+	if (c->state == CH_DATA) {
+		*used = *dlen = n < c->left ? n : (size_t)c->left;
+		if (!(c->left -= *dlen))
+			c->state = CH_DATA_CR;
+		return 0;
+	}
+	for (i = 0; i < n && c->state != CH_DATA && c->state != CH_DONE; i++) {
+		unsigned char b = in[i];
+
+		switch (c->state) {
+		case CH_SIZE:
+			if ((h = hexval(b)) >= 0) {
+				if (c->left >> 59)
+					return err_set("http: chunk size too large");
+				c->left = c->left << 4 | (unsigned)h;
+				c->ndigits++;
+				continue;
+			}
+			if (!c->ndigits)
+				return err_set("http: bad chunk size");
+			if (b == ';' || http_ows(b)) {
+				c->state = CH_EXT;
+				c->line = 0;
+				continue;
+			}
+			if (b == '\r') {
+				c->state = CH_SIZE_LF;
+				continue;
+			}
+			if (b != '\n')
+				return err_set("http: bad chunk size");
+			break;
+		case CH_EXT:
+			if (b != '\n') {
+				if (++c->line > 4096)
+					return err_set("http: chunk extension too long");
+				continue;
+			}
+			break;
+		case CH_SIZE_LF:
+			if (b != '\n')
+				return err_set("http: bad chunk size line");
+			break;
+		case CH_DATA_CR:
+			if (b == '\r') {
+				c->state = CH_DATA_LF;
+				continue;
+			}
+			/* a bare LF is accepted */
+			/* fall through */
+		case CH_DATA_LF:
+			if (b != '\n')
+				return err_set("http: no CRLF after chunk data");
+			c->state = CH_SIZE;
+			c->ndigits = 0;
+			continue;
+		case CH_TRAILER:
+			c->line = 0;
+			c->state = b == '\r' ? CH_TRAILER_LF : b == '\n' ? CH_DONE :
+			    CH_TRAILER_LINE;
+			continue;
+		case CH_TRAILER_LF:
+			if (b != '\n')
+				return err_set("http: bad end of chunked body");
+			c->state = CH_DONE;
+			continue;
+		case CH_TRAILER_LINE:
+			if (++c->line > SB_HTTP_HEAD_MAX)
+				return err_set("http: trailer field too long");
+			if (b == '\n')
+				c->state = CH_TRAILER;
+			continue;
+		}
+		/* the end of a chunk-size line */
+		c->state = c->left ? CH_DATA : CH_TRAILER;
+	}
+	*used = i;
+	return 0;
+}
+
+static int http_host_ok(const char *s, size_t n)
+{
+	size_t i;
+
+	if (!n || n > 255)
+		return 0;
+	for (i = 0; i < n; i++)
+		if (!ref_alnum(s[i]) && s[i] != '.' && s[i] != '-' && s[i] != '_')
+			return 0;
+	return 1;
+}
+
+/* An absolute http or https URL. The path keeps its percent-encoding;
+ * characters that could break the request line are refused. */
+static int http_url_parse(struct http_url *u, const char *s)
+{
+	const char *p, *a, *h, *hend, *q;
+	size_t n, i;
+
+	if (!strncasecmp(s, "https://", 8))
+		u->tls = 1, p = s + 8;
+	else if (!strncasecmp(s, "http://", 7))
+		u->tls = 0, p = s + 7;
+	else
+		return err_set("url %.80s: not http or https", s);
+	a = p + strcspn(p, "/?#");
+	if (memchr(p, '@', (size_t)(a - p)))
+		return err_set("url %.80s: user names in URLs are not supported", s);
+	if (*p == '[') {
+		struct in6_addr a6;
+
+		if (!(hend = memchr(p, ']', (size_t)(a - p))) ||
+		    (size_t)(hend - p - 1) >= 64)
+			return err_set("url %.80s: bad host", s);
+		memcpy(u->host, p + 1, (size_t)(hend - p - 1));
+		u->host[hend - p - 1] = 0;
+		if (inet_pton(AF_INET6, u->host, &a6) != 1)
+			return err_set("url %.80s: bad host", s);
+		q = hend + 1;
+	} else {
+		h = p;
+		hend = memchr(p, ':', (size_t)(a - p));
+		q = hend ? hend : a;
+		if (!http_host_ok(h, (size_t)(q - h)))
+			return err_set("url %.80s: bad host", s);
+		memcpy(u->host, h, (size_t)(q - h));
+		u->host[q - h] = 0;
+	}
+	u->port = u->tls ? 443 : 80;
+	if (q < a && (*q != ':' || (q + 1 < a &&
+	    ref_port_parse(q + 1, (size_t)(a - q - 1), &u->port) < 0)))
+		return err_set("url %.80s: bad port", s);
+	n = strcspn(a, "#");
+	if (n + 2 > sizeof u->path)
+		return err_set("url %.80s...: longer than %d bytes", s, SB_HTTP_URL_MAX);
+	for (i = 0; i < n; i++)
+		if ((unsigned char)a[i] <= ' ' || (unsigned char)a[i] >= 0x7f)
+			return err_set("url %.80s: invalid character in path", s);
+	strf(u->path, sizeof u->path, "%s%.*s", *a == '/' ? "" : "/", (int)n, a);
+	return 0;
+}
+
+/* Resolves a Location header against the URL it answered (RFC 3986 5.2,
+ * the cases servers use: absolute, scheme-relative, absolute path, and a
+ * path relative to the current directory). */
+static int http_url_follow(struct http_url *u, const char *loc)
+{
+	char tmp[SB_HTTP_URL_MAX + 300];
+	const char *q;
+	size_t dir;
+	int r;
+
+	if (!strncasecmp(loc, "http://", 7) || !strncasecmp(loc, "https://", 8))
+		r = strf(tmp, sizeof tmp, "%s", loc);
+	else if (loc[0] == '/' && loc[1] == '/')
+		r = strf(tmp, sizeof tmp, "%s:%s", u->tls ? "https" : "http", loc);
+	else {
+		if (loc[0] == '/') {
+			dir = 0;
+		} else {
+			q = u->path + strcspn(u->path, "?");
+			while (q > u->path && q[-1] != '/')
+				q--;
+			dir = (size_t)(q - u->path);
+		}
+		r = strf(tmp, sizeof tmp, "%s://%s%s%s:%u%.*s%s",
+		    u->tls ? "https" : "http", strchr(u->host, ':') ? "[" : "",
+		    u->host, strchr(u->host, ':') ? "]" : "", u->port, (int)dir,
+		    u->path, loc);
+	}
+	if (r < 0 || (size_t)r >= sizeof tmp)
+		return err_set("redirect: location longer than %d bytes", SB_HTTP_URL_MAX);
+	return http_url_parse(u, tmp);
+}
+
+/* ---- sockets ------------------------------------------------------------ */
+
+/* "Connection refused" -> "connection refused": messages are lower case
+ * (but "I/O error" stays). */
+static const char *http_lc(const char *s, char *buf, size_t n)
+{
+	strf(buf, n, "%s", s);
+	if (buf[0] >= 'A' && buf[0] <= 'Z' && !(buf[1] >= 'A' && buf[1] <= 'Z'))
+		buf[0] = (char)(buf[0] - 'A' + 'a');
+	return buf;
+}
+
+static int http_neterr(const char *name, int e, const char *what)
+{
+	char msg[128];
+
+	http_lc(strerror(e), msg, sizeof msg);
+	errno = e;
+	return err_set("%s: %s%s%s", name, what ? what : "", what ? ": " : "", msg);
+}
+
+static int http_poll(struct http_conn *c, short ev, int ms)
+{
+	struct pollfd pf = { c->fd, ev, 0 };
+	int r;
+
+	while ((r = poll(&pf, 1, ms)) < 0 && errno == EINTR)
+		;
+	if (r < 0)
+		return err_sys("%s: poll", c->name);
+	if (r == 0) {
+		errno = ETIMEDOUT;
+		return err_set("%s: %s timed out after %d ms", c->name,
+		    ev == POLLIN ? "read" : "write", ms);
+	}
+	return 0;
+}
+
+/* Reads what has arrived, waiting up to the I/O timeout; 0 at EOF. */
+static ssize_t http_recv(struct http_client *cl, struct http_conn *c, void *p,
+    size_t n)
+{
+	for (;;) {
+		ssize_t r = recv(c->fd, p, n, 0);
+
+		if (r >= 0)
+			return r;
+		if (errno == EINTR)
+			continue;
+		if (errno != EAGAIN && errno != EWOULDBLOCK)
+			return http_neterr(c->name, errno, NULL);
+		if (http_poll(c, POLLIN, cl->io_timeout_ms) < 0)
+			return -1;
+	}
+}
+
+static ssize_t http_send_some(struct http_client *cl, struct http_conn *c,
+    const void *p, size_t n)
+{
+	for (;;) {
+		ssize_t r = send(c->fd, p, n, MSG_NOSIGNAL);
+
+		if (r >= 0)
+			return r;
+		if (errno == EINTR)
+			continue;
+		if (errno != EAGAIN && errno != EWOULDBLOCK)
+			return http_neterr(c->name, errno, NULL);
+		if (http_poll(c, POLLOUT, cl->io_timeout_ms) < 0)
+			return -1;
+	}
+}
+
+/* Connects one address without blocking past the connect timeout;
+ * returns 0 or an errno value. */
+static int http_dial_one(struct http_client *cl, int fd, const struct addrinfo *ai)
+{
+	struct pollfd pf = { fd, POLLOUT, 0 };
+	socklen_t len = sizeof(int);
+	int r, e = 0;
+
+	if (connect(fd, ai->ai_addr, ai->ai_addrlen) == 0)
+		return 0;
+	if (errno != EINPROGRESS)
+		return errno;
+	while ((r = poll(&pf, 1, cl->connect_timeout_ms)) < 0 && errno == EINTR)
+		;
+	if (r < 0)
+		return errno;
+	if (r == 0)
+		return ETIMEDOUT;
+	if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &e, &len) < 0)
+		return errno;
+	return e;
+}
+
+static int http_dial(struct http_client *cl, struct http_conn *c)
+{
+	struct addrinfo hints, *res, *ai;
+	char port[8], why[128];
+	int fd = -1, e = ECONNREFUSED, r, one = 1;
+
+	memset(&hints, 0, sizeof hints);
+	hints.ai_socktype = SOCK_STREAM;
+	hints.ai_flags = AI_NUMERICSERV;
+	strf(port, sizeof port, "%u", c->port);
+	if ((r = getaddrinfo(c->host, port, &hints, &res)) != 0) {
+		if (r == EAI_SYSTEM)
+			return http_neterr(c->name, errno, "cannot resolve");
+		return err_set("%s: cannot resolve: %s", c->name,
+		    http_lc(gai_strerror(r), why, sizeof why));
+	}
+	for (ai = res; ai; ai = ai->ai_next) {
+		fd = socket(ai->ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+		if (fd < 0) {
+			e = errno;
+			continue;
+		}
+		if (!(e = http_dial_one(cl, fd, ai)))
+			break;
+		close(fd);
+		fd = -1;
+	}
+	freeaddrinfo(res);
+	if (fd < 0)
+		return e == ETIMEDOUT ? err_set("%s: connect timed out after %d ms",
+		    c->name, cl->connect_timeout_ms) : http_neterr(c->name, e, NULL);
+	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+	c->fd = fd;
+	return 0;
+}
+
+/* ---- TLS ---------------------------------------------------------------- */
+
+#if SB_WITH_TLS
+struct http_taload {
+	br_pem_decoder_context pem;
+	br_x509_decoder_context xd;
+	unsigned char dn[1024];
+	size_t dnlen;
+	int dnover, incert;
+	unsigned char in[4096];
+};
+
+static void http_ta_dn(void *ctx, const void *p, size_t n)
+{
+	struct http_taload *l = ctx;
+
+	if (n > sizeof l->dn - l->dnlen) {
+		l->dnover = 1;
+		return;
+	}
+	memcpy(l->dn + l->dnlen, p, n);
+	l->dnlen += n;
+}
+
+static void http_ta_der(void *ctx, const void *p, size_t n)
+{
+	br_x509_decoder_push(&((struct http_taload *)ctx)->xd, p, n);
+}
+
+static unsigned char *http_ta_copy(struct http_client *cl, const void *p, size_t n)
+{
+	unsigned char *d = arena_alloc(&cl->ta_arena, n ? n : 1);
+
+	if (d)
+		memcpy(d, p, n);
+	return d;
+}
+
+/* Keeps the decoded certificate as a trust anchor. Certificates BearSSL
+ * cannot decode (key types it lacks) are skipped, as a browser would. */
+static int http_ta_add(struct http_client *cl, struct http_taload *l)
+{
+	br_x509_pkey *pk = br_x509_decoder_get_pkey(&l->xd);
+	br_x509_trust_anchor *ta;
+
+	if (!pk || l->dnover)
+		return 0;
+	if (cl->nta == cl->tacap) {
+		ta = realloc(cl->ta, (cl->tacap * 2 + 16) * sizeof *ta);
+		if (!ta)
+			return err_set("out of memory");
+		cl->ta = ta;
+		cl->tacap = cl->tacap * 2 + 16;
+	}
+	ta = &cl->ta[cl->nta];
+	memset(ta, 0, sizeof *ta);
+	ta->flags = br_x509_decoder_isCA(&l->xd) ? BR_X509_TA_CA : 0;
+	ta->pkey.key_type = pk->key_type;
+	if (!(ta->dn.data = http_ta_copy(cl, l->dn, l->dnlen)))
+		return -1;
+	ta->dn.len = l->dnlen;
+	if (pk->key_type == BR_KEYTYPE_RSA) {
+		ta->pkey.key.rsa.n = http_ta_copy(cl, pk->key.rsa.n, pk->key.rsa.nlen);
+		ta->pkey.key.rsa.nlen = pk->key.rsa.nlen;
+		ta->pkey.key.rsa.e = http_ta_copy(cl, pk->key.rsa.e, pk->key.rsa.elen);
+		ta->pkey.key.rsa.elen = pk->key.rsa.elen;
+		if (!ta->pkey.key.rsa.n || !ta->pkey.key.rsa.e)
+			return -1;
+	} else {
+		ta->pkey.key.ec.curve = pk->key.ec.curve;
+		ta->pkey.key.ec.q = http_ta_copy(cl, pk->key.ec.q, pk->key.ec.qlen);
+		ta->pkey.key.ec.qlen = pk->key.ec.qlen;
+		if (!ta->pkey.key.ec.q)
+			return -1;
+	}
+	cl->nta++;
+	return 0;
+}
+
+static int http_ta_event(struct http_client *cl, struct http_taload *l,
+    const char *path)
+{
+	switch (br_pem_decoder_event(&l->pem)) {
+	case BR_PEM_BEGIN_OBJ:
+		l->incert = !strcmp(br_pem_decoder_name(&l->pem), "CERTIFICATE");
+		if (l->incert) {
+			br_x509_decoder_init(&l->xd, http_ta_dn, l);
+			l->dnlen = 0;
+			l->dnover = 0;
+		}
+		br_pem_decoder_setdest(&l->pem, l->incert ? http_ta_der : NULL, l);
+		return 0;
+	case BR_PEM_END_OBJ:
+		if (l->incert && http_ta_add(cl, l) < 0)
+			return -1;
+		l->incert = 0;
+		return 0;
+	case BR_PEM_ERROR:
+		return err_set("%s: bad PEM data", path);
+	}
+	return 0;
+}
+
+/* Streams a PEM file through BearSSL's decoders: memory is one 4 KB read
+ * buffer and the decoder contexts, whatever the file's size. */
+static int http_ta_load(struct http_client *cl, const char *path)
+{
+	struct http_taload *l = calloc(1, sizeof *l);
+	size_t before = cl->nta, k;
+	ssize_t r;
+	int fd = -1, ret = -1;
+
+	if (!l)
+		return err_set("out of memory");
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0) {
+		err_sys("open %s", path);
+		goto out;
+	}
+	br_pem_decoder_init(&l->pem);
+	for (;;) {
+		const unsigned char *p = l->in;
+
+		if ((r = read(fd, l->in, sizeof l->in)) < 0 && errno == EINTR)
+			continue;
+		if (r < 0) {
+			err_sys("read %s", path);
+			goto out;
+		}
+		if (r == 0) {	/* a last line without its newline */
+			l->in[0] = '\n';
+			r = 1;
+			close(fd);
+			fd = -1;
+		}
+		while (r > 0) {
+			k = br_pem_decoder_push(&l->pem, p, (size_t)r);
+			p += k;
+			r -= (ssize_t)k;
+			if (http_ta_event(cl, l, path) < 0)
+				goto out;
+		}
+		if (fd < 0)
+			break;
+	}
+	if (cl->nta == before) {
+		err_set("%s: no usable certificate", path);
+		goto out;
+	}
+	dbg("tls: %zu trust anchors from %s", cl->nta - before, path);
+	ret = 0;
+out:
+	if (fd >= 0)
+		close(fd);
+	free(l);
+	return ret;
+}
+
+static int http_ta_load_all(struct http_client *cl)
+{
+	const char *const *e;
+	const char *ca = cl->ca_file ? cl->ca_file : SB_CA_BUNDLE;
+
+	if (cl->ta_loaded)
+		return 0;
+	if (*ca && http_ta_load(cl, ca) < 0)
+		return -1;
+	for (e = cl->extra_ca; e && *e; e++)
+		if (http_ta_load(cl, *e) < 0)
+			return -1;
+	if (!cl->nta)
+		return err_set("tls: no trust anchors (no CA file given)");
+	cl->ta_loaded = 1;
+	return 0;
+}
+
+/* One DER TLV at *p (low tag numbers only, as in certificates). */
+static int der_tlv(const unsigned char **p, const unsigned char *end,
+    unsigned *tag, const unsigned char **val, size_t *len)
+{
+	const unsigned char *s = *p;
+	size_t n, k;
+
+	if (end - s < 2 || (s[0] & 0x1f) == 0x1f)
+		return -1;
+	*tag = s[0];
+	n = s[1];
+	s += 2;
+	if (n & 0x80) {
+		k = n & 0x7f;
+		if (k == 0 || k > 3 || (size_t)(end - s) < k)
+			return -1;
+		for (n = 0; k--; )
+			n = n << 8 | *s++;
+	}
+	if ((size_t)(end - s) < n)
+		return -1;
+	*val = s;
+	*len = n;
+	*p = s + n;
+	return 0;
+}
+
+/* Does the certificate's subjectAltName list this iPAddress (RFC 5280
+ * 4.2.1.6: [7] IMPLICIT OCTET STRING of 4 or 16 bytes)? */
+static int http_san_has_ip(const unsigned char *der, size_t n,
+    const unsigned char *ip, size_t iplen)
+{
+	static const unsigned char san[] = { 0x55, 0x1d, 0x11 };	/* 2.5.29.17 */
+	const unsigned char *p = der, *end = der + n, *v, *e, *eend, *oid, *g, *gend;
+	size_t len, oidlen;
+	unsigned tag = 0;
+
+	if (der_tlv(&p, end, &tag, &v, &len) || tag != 0x30)
+		return 0;
+	p = v;
+	if (der_tlv(&p, v + len, &tag, &v, &len) || tag != 0x30)	/* tbs */
+		return 0;
+	for (p = v, end = v + len; p < end; )
+		if (der_tlv(&p, end, &tag, &v, &len) || tag == 0xa3)
+			break;
+	if (tag != 0xa3 || (p = v, der_tlv(&p, v + len, &tag, &v, &len)) ||
+	    tag != 0x30)
+		return 0;
+	for (p = v, end = v + len; p < end; ) {
+		if (der_tlv(&p, end, &tag, &e, &len) || tag != 0x30)
+			return 0;
+		eend = e + len;
+		if (der_tlv(&e, eend, &tag, &oid, &oidlen) || tag != 0x06 ||
+		    der_tlv(&e, eend, &tag, &v, &len))
+			return 0;
+		if (tag == 0x01 && der_tlv(&e, eend, &tag, &v, &len))
+			return 0;
+		if (tag != 0x04 || oidlen != sizeof san || memcmp(oid, san, sizeof san))
+			continue;
+		g = v;
+		if (der_tlv(&g, v + len, &tag, &v, &len) || tag != 0x30)
+			return 0;
+		for (g = v, gend = v + len; g < gend; ) {
+			if (der_tlv(&g, gend, &tag, &v, &len))
+				return 0;
+			if (tag == 0x87 && len == iplen && !memcmp(v, ip, iplen))
+				return 1;
+		}
+	}
+	return 0;
+}
+
+static struct http_x509 *http_x509_of(const br_x509_class *const *ctx)
+{
+	return (struct http_x509 *)(void *)ctx;
+}
+
+static void http_x509_start_chain(const br_x509_class **ctx, const char *name)
+{
+	struct http_x509 *x = http_x509_of(ctx);
+
+	x->ncert = 0;
+	x->eelen = 0;
+	x->eeover = 0;
+	x->mini.vtable->start_chain(&x->mini.vtable, name);
+}
+
+static void http_x509_start_cert(const br_x509_class **ctx, uint32_t len)
+{
+	struct http_x509 *x = http_x509_of(ctx);
+	unsigned char *p;
+
+	if (x->iplen && !x->ncert) {
+		if (len > 65536) {
+			x->eeover = 1;
+		} else if (len > x->eecap) {
+			if ((p = realloc(x->ee, len))) {
+				x->ee = p;
+				x->eecap = len;
+			} else {
+				x->eeover = 1;
+			}
+		}
+	}
+	x->mini.vtable->start_cert(&x->mini.vtable, len);
+}
+
+static void http_x509_append(const br_x509_class **ctx, const unsigned char *p,
+    size_t n)
+{
+	struct http_x509 *x = http_x509_of(ctx);
+
+	if (x->iplen && !x->ncert && !x->eeover) {
+		if (n > x->eecap - x->eelen) {
+			x->eeover = 1;
+		} else {
+			memcpy(x->ee + x->eelen, p, n);
+			x->eelen += n;
+		}
+	}
+	x->mini.vtable->append(&x->mini.vtable, p, n);
+}
+
+static void http_x509_end_cert(const br_x509_class **ctx)
+{
+	struct http_x509 *x = http_x509_of(ctx);
+
+	x->ncert++;
+	x->mini.vtable->end_cert(&x->mini.vtable);
+}
+
+static unsigned http_x509_end_chain(const br_x509_class **ctx)
+{
+	struct http_x509 *x = http_x509_of(ctx);
+	unsigned r = x->mini.vtable->end_chain(&x->mini.vtable);
+
+	if (r)
+		return r;
+	if (x->iplen && (x->eeover ||
+	    !http_san_has_ip(x->ee, x->eelen, x->ip, x->iplen)))
+		return BR_ERR_X509_BAD_SERVER_NAME;
+	return 0;
+}
+
+static const br_x509_pkey *http_x509_get_pkey(const br_x509_class *const *ctx,
+    unsigned *usages)
+{
+	struct http_x509 *x = http_x509_of(ctx);
+
+	return x->mini.vtable->get_pkey(&x->mini.vtable, usages);
+}
+
+static const br_x509_class http_x509_vtable = {
+	sizeof(struct http_x509),
+	http_x509_start_chain, http_x509_start_cert, http_x509_append,
+	http_x509_end_cert, http_x509_end_chain, http_x509_get_pkey
+};
+
+/* BearSSL's client profile cut to TLS 1.2 with ECDHE and AEAD suites:
+ * what registries and CDNs serve, at a fraction of init_full's code.
+ * AES-GCM first where BearSSL has AES-NI; ChaCha20 first elsewhere
+ * (BearSSL 0.6 has no ARMv8 AES, and constant-time software AES is slow). */
+static void http_tls_profile(struct http_client *cl, struct http_tls *t)
+{
+	static const uint16_t suites[] = {
+#if defined(__x86_64__)
+		BR_TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256,
+		BR_TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256,
+		BR_TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256,
+		BR_TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256,
+#else
+		BR_TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256,
+		BR_TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256,
+		BR_TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256,
+		BR_TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256,
+#endif
+		BR_TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384,
+		BR_TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384,
+	};
+	static const br_hash_class *const hashes[] = {
+		&br_sha256_vtable, &br_sha384_vtable, &br_sha512_vtable
+	};
+	br_ssl_engine_context *e = &t->sc.eng;
+	br_x509_minimal_context *xc = &t->x.mini;
+	unsigned char seed[32];
+	size_t i;
+
+	br_ssl_client_zero(&t->sc);
+	br_ssl_engine_set_versions(e, BR_TLS12, BR_TLS12);
+	br_x509_minimal_init(xc, &br_sha256_vtable, cl->ta, cl->nta);
+	br_ssl_engine_set_suites(e, suites, LEN(suites));
+	br_ssl_engine_set_default_rsavrfy(e);
+	br_ssl_engine_set_default_ecdsa(e);
+	br_x509_minimal_set_rsa(xc, br_ssl_engine_get_rsavrfy(e));
+	br_x509_minimal_set_ecdsa(xc, br_ssl_engine_get_ec(e),
+	    br_ssl_engine_get_ecdsa(e));
+	for (i = 0; i < LEN(hashes); i++) {
+		int id = (int)(hashes[i]->desc >> BR_HASHDESC_ID_OFF &
+		    BR_HASHDESC_ID_MASK);
+
+		br_ssl_engine_set_hash(e, id, hashes[i]);
+		br_x509_minimal_set_hash(xc, id, hashes[i]);
+	}
+	br_ssl_engine_set_prf_sha256(e, &br_tls12_sha256_prf);
+	br_ssl_engine_set_prf_sha384(e, &br_tls12_sha384_prf);
+	br_ssl_engine_set_default_aes_gcm(e);
+	br_ssl_engine_set_default_chapol(e);
+	t->x.vtable = &http_x509_vtable;
+	br_ssl_engine_set_x509(e, &t->x.vtable);
+	br_ssl_engine_set_buffer(e, t->iobuf, sizeof t->iobuf, 1);
+	/* BearSSL reads /dev/urandom itself; getrandom() also works where
+	 * /dev is not mounted (early boot, a bare chroot). */
+	if (getrandom(seed, sizeof seed, 0) == (ssize_t)sizeof seed)
+		br_ssl_engine_inject_entropy(e, seed, sizeof seed);
+	explicit_bzero(seed, sizeof seed);
+}
+
+static const char *http_tls_why(int err, char *buf, size_t n)
+{
+	switch (err) {
+	case BR_ERR_X509_BAD_SERVER_NAME:
+		return "certificate for another name";
+	case BR_ERR_X509_NOT_TRUSTED:
+		return "certificate signed by an unknown authority";
+	case BR_ERR_X509_EXPIRED:
+		return "certificate expired or not yet valid (check the clock)";
+	case BR_ERR_X509_TIME_UNKNOWN:
+		return "certificate validity: the current time is unknown";
+	case BR_ERR_X509_NOT_CA:
+		return "certificate chain: an issuer is not a CA";
+	case BR_ERR_X509_BAD_SIGNATURE:
+		return "certificate chain: bad signature";
+	case BR_ERR_X509_WEAK_PUBLIC_KEY:
+		return "certificate: public key too weak";
+	case BR_ERR_X509_FORBIDDEN_KEY_USAGE:
+		return "certificate: key usage does not allow a TLS server";
+	case BR_ERR_X509_CRITICAL_EXTENSION:
+		return "certificate: unsupported critical extension";
+	case BR_ERR_X509_EMPTY_CHAIN:
+		return "the server sent no certificate";
+	case BR_ERR_UNSUPPORTED_VERSION:	/* a record that is not TLS at all */
+		return "not a TLS server (plain http? then name it with --insecure-registry)";
+	case BR_ERR_BAD_VERSION:
+		return "tls: the server does not speak TLS 1.2";
+	case BR_ERR_BAD_CIPHER_SUITE:
+		return "tls: the server chose a cipher suite not offered";
+	case BR_ERR_NO_RANDOM:
+		return "tls: no entropy source";
+	}
+	if (err >= BR_ERR_RECV_FATAL_ALERT && err < BR_ERR_SEND_FATAL_ALERT)
+		strf(buf, n, "tls: the server sent alert %d%s",
+		    err - BR_ERR_RECV_FATAL_ALERT,
+		    err - BR_ERR_RECV_FATAL_ALERT == 40 ? " (handshake failure: no "
+		    "common cipher suite? ECDHE with AES-GCM or ChaCha20 is needed)" :
+		    err - BR_ERR_RECV_FATAL_ALERT == 112 ? " (unrecognized name)" : "");
+	else if (err >= BR_ERR_SEND_FATAL_ALERT)
+		strf(buf, n, "tls: alert %d sent to the server",
+		    err - BR_ERR_SEND_FATAL_ALERT);
+	else if (err >= BR_ERR_X509_OK && err < BR_ERR_X509_OK + 32)
+		strf(buf, n, "certificate: X.509 error %d", err);
+	else
+		strf(buf, n, "tls: error %d", err);
+	return buf;
+}
+
+/* Runs the engine until its state has a bit of `want` (0), the peer closed
+ * (1), or an error (-1, with the handshake's certificate errors). BearSSL's
+ * br_sslio run_until, with the socket I/O under poll timeouts. */
+static int http_tls_run(struct http_client *cl, struct http_conn *c, unsigned want)
+{
+	br_ssl_engine_context *e = &c->t->sc.eng;
+	unsigned char *buf;
+	size_t len;
+	ssize_t r;
+	char why[160];
+
+	for (;;) {
+		unsigned st = br_ssl_engine_current_state(e);
+
+		if (st & BR_SSL_CLOSED) {
+			int err = br_ssl_engine_last_error(e);
+
+			if (err == BR_ERR_OK)
+				return 1;
+			return err_set("%s: %s", c->name, http_tls_why(err, why, sizeof why));
+		}
+		if (st & BR_SSL_SENDREC) {
+			buf = br_ssl_engine_sendrec_buf(e, &len);
+			if ((r = http_send_some(cl, c, buf, len)) < 0)
+				return -1;
+			br_ssl_engine_sendrec_ack(e, (size_t)r);
+			continue;
+		}
+		if (st & want)
+			return 0;
+		if (st & BR_SSL_RECVAPP)
+			return err_set("%s: unexpected data from the server", c->name);
+		if (st & BR_SSL_RECVREC) {
+			buf = br_ssl_engine_recvrec_buf(e, &len);
+			if ((r = http_recv(cl, c, buf, len)) < 0)
+				return -1;
+			if (r == 0)
+				return 1;
+			br_ssl_engine_recvrec_ack(e, (size_t)r);
+			continue;
+		}
+		br_ssl_engine_flush(e, 0);
+	}
+}
+
+static int http_tls_start(struct http_client *cl, struct http_conn *c)
+{
+	struct http_tls *t = c->t;
+	struct in_addr a4;
+	struct in6_addr a6;
+	int resume;
+
+	if (http_ta_load_all(cl) < 0)
+		return -1;
+	if (!t) {
+		if (!(t = c->t = calloc(1, sizeof *t)))
+			return err_set("out of memory");
+		http_tls_profile(cl, t);
+	}
+	t->x.iplen = 0;
+	if (inet_pton(AF_INET, c->host, &a4) == 1)
+		memcpy(t->x.ip, &a4, t->x.iplen = 4);
+	else if (inet_pton(AF_INET6, c->host, &a6) == 1)
+		memcpy(t->x.ip, &a6, t->x.iplen = 16);
+	resume = !strcmp(t->last, c->name);
+	strf(t->last, sizeof t->last, "%s", c->name);
+	/* No SNI for an address (RFC 6066 3); the wrapper checks it instead. */
+	if (!br_ssl_client_reset(&t->sc, t->x.iplen ? NULL : c->host, resume))
+		return err_set("%s: tls: cannot start (error %d)", c->name,
+		    br_ssl_engine_last_error(&t->sc.eng));
+	return 0;
+}
+
+static void http_tls_free(struct http_conn *c)
+{
+	if (c->t) {
+		free(c->t->x.ee);
+		explicit_bzero(c->t, sizeof *c->t);
+		free(c->t);
+		c->t = NULL;
+	}
+}
+#endif /* SB_WITH_TLS */
+
+/* ---- connections -------------------------------------------------------- */
+
+static void http_conn_close(struct http_conn *c)
+{
+	if (c->fd >= 0)
+		close(c->fd);
+	c->fd = -1;
+	c->reused = 0;
+	c->roff = c->rlen = 0;
+}
+
+static void http_init(struct http_client *cl)
+{
+	size_t i;
+
+	memset(cl, 0, sizeof *cl);
+	for (i = 0; i < LEN(cl->conn); i++)
+		cl->conn[i].fd = -1;
+	cl->connect_timeout_ms = SB_HTTP_CONNECT_TIMEOUT_MS;
+	cl->io_timeout_ms = SB_HTTP_IO_TIMEOUT_MS;
+}
+
+static void http_free(struct http_client *cl)
+{
+	size_t i;
+
+	for (i = 0; i < LEN(cl->conn); i++) {
+		http_conn_close(&cl->conn[i]);
+		free(cl->conn[i].rbuf);
+#if SB_WITH_TLS
+		http_tls_free(&cl->conn[i]);
+#endif
+	}
+#if SB_WITH_TLS
+	free(cl->ta);
+	arena_free(&cl->ta_arena);
+#endif
+	http_init(cl);
+}
+
+static void http_origin(char *buf, size_t n, const char *host, unsigned port)
+{
+	int v6 = strchr(host, ':') != NULL;
+
+	strf(buf, n, "%s%s%s:%u", v6 ? "[" : "", host, v6 ? "]" : "", port);
+}
+
+/* An open connection to the URL's origin, or a new one in the least
+ * recently used slot. */
+static struct http_conn *http_conn_get(struct http_client *cl,
+    const struct http_url *u)
+{
+	struct http_conn *c, *pick = NULL;
+	char name[300];
+	size_t i;
+
+	http_origin(name, sizeof name, u->host, u->port);
+#if !SB_WITH_TLS
+	if (u->tls)
+		return err_set("%s: https is not built in (SB_WITH_TLS=0)", name), NULL;
+#endif
+	for (i = 0; i < LEN(cl->conn); i++) {
+		c = &cl->conn[i];
+		if (c->fd >= 0 && c->tls == u->tls && c->port == u->port &&
+		    !strcasecmp(c->host, u->host)) {
+			c->used = ++cl->clock;
+			return c;
+		}
+	}
+	/* a closed slot, preferably one whose TLS session may resume; else
+	 * the least recently used */
+	for (i = 0; i < LEN(cl->conn); i++) {
+		c = &cl->conn[i];
+		if (c->fd < 0) {
+#if SB_WITH_TLS
+			if (c->t && u->tls && !strcmp(c->t->last, name)) {
+				pick = c;
+				break;
+			}
+#endif
+			if (!pick || pick->fd >= 0)
+				pick = c;
+		} else if (!pick || (pick->fd >= 0 && c->used < pick->used)) {
+			pick = c;
+		}
+	}
+	c = pick;
+	http_conn_close(c);
+	c->tls = u->tls;
+	c->port = u->port;
+	c->used = ++cl->clock;
+	strf(c->host, sizeof c->host, "%s", u->host);
+	strf(c->name, sizeof c->name, "%s", name);
+	if (http_dial(cl, c) < 0)
+		return NULL;
+	dbg("http: connected to %s", c->name);
+#if SB_WITH_TLS
+	if (c->tls && http_tls_start(cl, c) < 0) {
+		http_conn_close(c);
+		return NULL;
+	}
+#endif
+	if (!c->tls && !c->rbuf && !(c->rbuf = malloc(HTTP_RBUF))) {
+		http_conn_close(c);
+		return err_set("out of memory"), NULL;
+	}
+	return c;
+}
+
+static int http_send(struct http_client *cl, struct http_conn *c, const char *p,
+    size_t n)
+{
+	ssize_t r;
+
+#if SB_WITH_TLS
+	if (c->tls) {
+		br_ssl_engine_context *e = &c->t->sc.eng;
+		unsigned char *buf;
+		size_t len;
+
+		while (n) {
+			if ((r = http_tls_run(cl, c, BR_SSL_SENDAPP)) != 0)
+				goto closed;
+			buf = br_ssl_engine_sendapp_buf(e, &len);
+			len = len < n ? len : n;
+			memcpy(buf, p, len);
+			br_ssl_engine_sendapp_ack(e, len);
+			p += len;
+			n -= len;
+		}
+		br_ssl_engine_flush(e, 0);
+		if ((r = http_tls_run(cl, c, BR_SSL_SENDAPP | BR_SSL_RECVAPP)) != 0)
+			goto closed;
+		return 0;
+	}
+#endif
+	while (n) {
+		if ((r = http_send_some(cl, c, p, n)) < 0)
+			return -1;
+		p += r;
+		n -= (size_t)r;
+	}
+	return 0;
+#if SB_WITH_TLS
+closed:
+	return r < 0 ? -1 : err_set("%s: connection closed by the server", c->name);
+#endif
+}
+
+/* Makes received bytes available at *p (*n of them; 0: the peer closed). */
+static int http_peek(struct http_client *cl, struct http_conn *c,
+    const unsigned char **p, size_t *n)
+{
+	ssize_t r;
+
+#if SB_WITH_TLS
+	if (c->tls) {
+		if ((r = http_tls_run(cl, c, BR_SSL_RECVAPP)) < 0)
+			return -1;
+		*n = 0;
+		if (r == 0)
+			*p = br_ssl_engine_recvapp_buf(&c->t->sc.eng, n);
+		return 0;
+	}
+#endif
+	if (c->roff == c->rlen) {
+		if ((r = http_recv(cl, c, c->rbuf, HTTP_RBUF)) < 0)
+			return -1;
+		c->roff = 0;
+		c->rlen = (size_t)r;
+	}
+	*p = c->rbuf + c->roff;
+	*n = c->rlen - c->roff;
+	return 0;
+}
+
+static void http_consume(struct http_conn *c, size_t n)
+{
+#if SB_WITH_TLS
+	if (c->tls) {
+		br_ssl_engine_recvapp_ack(&c->t->sc.eng, n);
+		return;
+	}
+#endif
+	c->roff += n;
+}
+
+/* Reads up to and including the empty line that ends the head. -2: the
+ * connection failed before any byte came (a kept-alive connection the
+ * server had closed: worth one retry). */
+static int http_read_head(struct http_client *cl, struct http_conn *c, size_t *len)
+{
+	size_t h = 0, n, i;
+	const unsigned char *p;
+	char *d = cl->head;
+
+	for (;;) {
+		if (http_peek(cl, c, &p, &n) < 0)
+			return h ? -1 : -2;
+		if (!n) {
+			if (!h)
+				return err_set("%s: connection closed by the server",
+				    c->name), -2;
+			return err_set("%s: connection closed in the response head",
+			    c->name);
+		}
+		for (i = 0; i < n; i++) {
+			if (h == sizeof cl->head - 1)
+				return err_set("%s: response head larger than %d bytes",
+				    c->name, SB_HTTP_HEAD_MAX);
+			d[h++] = (char)p[i];
+			if (p[i] == '\n' && h >= 2 && (d[h - 2] == '\n' ||
+			    (h >= 3 && d[h - 2] == '\r' && d[h - 3] == '\n'))) {
+				http_consume(c, i + 1);
+				d[h] = 0;
+				*len = h;
+				return 0;
+			}
+		}
+		http_consume(c, n);
+	}
+}
+
+/* One request and its response head on one connection. -2: retry on a
+ * new connection (see http_read_head). */
+static int http_exchange(struct http_client *cl, const struct http_url *u,
+    const struct buf *req, int head_only)
+{
+	struct http_conn *c = http_conn_get(cl, u);
+	struct http_resp *r = &cl->resp;
+	size_t len = 0;
+	int reused, rc;
+
+	if (!c)
+		return -1;
+	reused = c->reused;
+	if (http_send(cl, c, req->p, req->len) < 0) {
+		rc = -2;
+		goto fail;
+	}
+	do {
+		if ((rc = http_read_head(cl, c, &len)) < 0)
+			goto fail;
+		rc = -1;
+		if (http_parse_head(cl->head, len, r) < 0) {
+			err_ctx("%s", c->name);
+			goto fail;
+		}
+		if (r->status == 101) {
+			err_set("%s: unexpected 101 Switching Protocols", c->name);
+			goto fail;
+		}
+	} while (r->status < 200);	/* 100 Continue, 103 Early Hints */
+	c->reused = 1;
+	cl->cur = c;
+	if (head_only || r->status == 204 || r->status == 304) {
+		cl->body = HTTP_BODY_NONE;
+	} else if (r->chunked) {
+		cl->body = HTTP_BODY_CHUNKED;
+		memset(&cl->chunk, 0, sizeof cl->chunk);
+	} else if (r->length >= 0) {
+		cl->body = r->length ? HTTP_BODY_LENGTH : HTTP_BODY_NONE;
+		cl->left = (uint64_t)r->length;
+	} else {
+		cl->body = HTTP_BODY_CLOSE;
+		r->close = 1;
+	}
+	return 0;
+fail:
+	http_conn_close(c);
+	return rc == -2 && reused ? -2 : -1;
+}
+
+/* Bytes past the end of the response: a server that sends them cannot be
+ * trusted with the next one. */
+static int http_leftover(struct http_conn *c)
+{
+#if SB_WITH_TLS
+	if (c->tls)
+		return (br_ssl_engine_current_state(&c->t->sc.eng) & BR_SSL_RECVAPP) != 0;
+#endif
+	return c->roff != c->rlen;
+}
+
+/* The current response is done with: keep its connection if the body was
+ * read to its end and the server did not ask to close. */
+static void http_release(struct http_client *cl, int complete)
+{
+	if (!cl->cur)
+		return;
+	if (!complete || cl->resp.close || http_leftover(cl->cur))
+		http_conn_close(cl->cur);
+	cl->cur = NULL;
+}
+
+static int http_body(struct http_client *cl, http_sink sink, void *ctx)
+{
+	struct http_conn *c = cl->cur;
+	const unsigned char *p;
+	size_t n, used, dlen;
+
+	if (!c)
+		return err_set("http: no response body to read");
+	while (cl->body != HTTP_BODY_NONE) {
+		if (http_peek(cl, c, &p, &n) < 0)
+			goto fail;
+		if (!n) {
+			if (cl->body == HTTP_BODY_CLOSE)
+				break;
+			err_set("%s: connection closed before the end of the body",
+			    c->name);
+			goto fail;
+		}
+		used = dlen = n;
+		if (cl->body == HTTP_BODY_LENGTH) {
+			used = dlen = n < cl->left ? n : (size_t)cl->left;
+			cl->left -= used;
+		} else if (cl->body == HTTP_BODY_CHUNKED &&
+		    http_chunk_step(&cl->chunk, p, n, &used, &dlen) < 0) {
+			err_ctx("%s", c->name);
+			goto fail;
+		}
+		if (dlen && sink(ctx, p, dlen) < 0)
+			goto fail;
+		http_consume(c, used);
+		if ((cl->body == HTTP_BODY_LENGTH && !cl->left) ||
+		    (cl->body == HTTP_BODY_CHUNKED && cl->chunk.state == CH_DONE))
+			cl->body = HTTP_BODY_NONE;
+	}
+	http_release(cl, 1);
+	return 0;
+fail:
+	http_release(cl, 0);
+	return -1;
+}
+
+struct http_bufsink {
+	struct buf *b;
+	size_t max;
+};
+
+static int http_buf_sink(void *ctx, const void *p, size_t n)
+{
+	struct http_bufsink *s = ctx;
+
+	if (n > s->max - s->b->len)
+		return err_set("response body larger than %zu bytes", s->max);
+	buf_put(s->b, p, n);
+	return s->b->oom ? err_set("out of memory") : 0;
+}
+
+/* Reads a small body whole (NUL-terminated in b). */
+static int http_body_buf(struct http_client *cl, struct buf *b, size_t max)
+{
+	struct http_bufsink s = { b, max };
+
+	buf_put(b, "", 0);
+	if (b->oom)
+		return err_set("out of memory");
+	if (cl->resp.length > (int64_t)max) {
+		http_release(cl, 0);
+		return err_set("response body of %lld bytes, larger than %zu",
+		    (long long)cl->resp.length, max);
+	}
+	return http_body(cl, http_buf_sink, &s);
+}
+
+static int http_discard_sink(void *ctx, const void *p, size_t n)
+{
+	size_t *left = ctx;
+
+	(void)p;
+	if (n > *left)
+		return -1;
+	*left -= n;
+	return 0;
+}
+
+/* Skips a body not wanted (an error page, a redirect's): up to 64 KB is
+ * read to keep the connection; past that it is cheaper to close it. */
+static void http_discard(struct http_client *cl)
+{
+	size_t left = 65536;
+
+	if (!cl->cur)
+		return;
+	if (cl->body == HTTP_BODY_LENGTH && cl->left > left)
+		http_release(cl, 0);
+	else
+		http_body(cl, http_discard_sink, &left);
+}
+
+static int http_is_redirect(int status)
+{
+	return status == 301 || status == 302 || status == 303 ||
+	    status == 307 || status == 308;
+}
+
+static int http_same_origin(const struct http_url *a, const struct http_url *b)
+{
+	return a->tls == b->tls && a->port == b->port && !strcasecmp(a->host, b->host);
+}
+
+static void http_build(struct buf *b, const struct http_req *rq,
+    const struct http_url *u, int auth)
+{
+	char host[300];
+	int v6 = strchr(u->host, ':') != NULL;
+
+	if (u->port == (u->tls ? 443u : 80u))
+		strf(host, sizeof host, "%s%s%s", v6 ? "[" : "", u->host, v6 ? "]" : "");
+	else
+		http_origin(host, sizeof host, u->host, u->port);
+	b->len = 0;
+	buf_printf(b, "%s %s HTTP/1.1\r\nHost: %s\r\nUser-Agent: " SB_HTTP_AGENT "\r\n",
+	    rq->method ? rq->method : "GET", u->path, host);
+	if (rq->accept)
+		buf_printf(b, "Accept: %s\r\n", rq->accept);
+	if (auth && rq->auth)
+		buf_printf(b, "Authorization: %s\r\n", rq->auth);
+	if (rq->from)
+		buf_printf(b, "Range: bytes=%llu-\r\n", (unsigned long long)rq->from);
+	buf_puts(b, "\r\n");
+}
+
+static int http_value_ok(const char *s)
+{
+	for (; s && *s; s++)
+		if ((unsigned char)*s < ' ' && *s != '\t')
+			return 0;
+	return 1;
+}
+
+/* Sends rq, following redirects; on return cl->resp is the final response
+ * and its body is pending (http_body, http_body_buf or http_discard). */
+static int http_request(struct http_client *cl, const struct http_req *rq)
+{
+	struct http_url *u = &cl->url;
+	struct buf req = {0};
+	char loc[SB_HTTP_URL_MAX + 300], origin[300];
+	int hops, r = -1, tls, head = rq->method && !strcmp(rq->method, "HEAD");
+	struct http_url first;
+	const char *l;
+
+	http_release(cl, 0);
+	if (!http_value_ok(rq->auth) || !http_value_ok(rq->accept))
+		return err_set("http: control character in a request header");
+	if (http_url_parse(u, rq->url) < 0)
+		return -1;
+	first = *u;
+	http_origin(origin, sizeof origin, first.host, first.port);
+	for (hops = 0;; hops++) {
+		if (!u->tls && !cl->allow_http) {
+			err_set("%s: plain http is not allowed (not an insecure "
+			    "registry)", origin);
+			goto out;
+		}
+		http_build(&req, rq, u, http_same_origin(u, &first));
+		if (req.oom) {
+			err_set("out of memory");
+			goto out;
+		}
+		dbg("http: %s %s://%s:%u%.*s%s", rq->method ? rq->method : "GET",
+		    u->tls ? "https" : "http", u->host, u->port,
+		    (int)strcspn(u->path, "?"), u->path, strchr(u->path, '?') ? "?..." : "");
+		if ((r = http_exchange(cl, u, &req, head)) == -2)
+			r = http_exchange(cl, u, &req, head);
+		if (r < 0)
+			goto out;
+		dbg("http: status %d", cl->resp.status);
+		r = -1;
+		if (!http_is_redirect(cl->resp.status) ||
+		    !(l = http_header(&cl->resp, "location")))
+			break;
+		if (hops == SB_HTTP_MAX_REDIRECTS || strlen(l) >= sizeof loc) {
+			http_release(cl, 0);
+			err_set(hops == SB_HTTP_MAX_REDIRECTS ? "%s: more than %d redirects" :
+			    "%s: redirect location longer than %d bytes", origin,
+			    hops == SB_HTTP_MAX_REDIRECTS ? SB_HTTP_MAX_REDIRECTS :
+			    (int)sizeof loc);
+			goto out;
+		}
+		strcpy(loc, l);
+		http_discard(cl);
+		tls = u->tls;
+		if (http_url_follow(u, loc) < 0)
+			goto out;
+		if (tls && !u->tls) {
+			err_set("%s: redirect from https to http refused", origin);
+			goto out;
+		}
+	}
+	r = 0;
+out:
+	buf_free(&req);
+	return r;
+}
+
+/* ============================================================= reg === */
+
+/* The registry API (OCI distribution spec, Docker registry v2) for pulls:
+ *
+ *   struct reg_client *rc = calloc(1, sizeof *rc);
+ *   struct reg_opts o = { .platform = "linux/arm/v7" };   or zeros
+ *   reg_open(rc, "busybox", &o);
+ *   struct reg_image img = {0};
+ *   reg_manifest(rc, &img);          the image manifest for the platform:
+ *                                    img.config, img.layers[i], img.digest
+ *   reg_blob(rc, &img.layers[i], sink, ctx);   streams, resumes, verifies
+ *   reg_image_free(&img);  reg_close(rc);
+ *
+ * Manifests: asked for with an Accept of the OCI index and manifest and
+ * Docker's list and schema 2 types; read into memory (SB_MANIFEST_MAX),
+ * their sha256 checked against the reference's digest, the index entry's
+ * digest and size, and Docker-Content-Digest. From an index, the entry for
+ * the platform (os/arch/variant, normalised: aarch64 = arm64/v8, armhf =
+ * arm/v7; arm/v7 accepts v6 and v5 images if there is no v7) is chosen,
+ * attestation manifests skipped. Schema 1 is refused.
+ *
+ * Blobs: the sink sees every byte once, in order; a dropped transfer is
+ * resumed with Range (SB_REG_RETRIES times, with backoff); size and sha256
+ * are checked at the end, so the data is unverified until reg_blob
+ * returns 0 (unpack to a temporary place, commit after).
+ *
+ * Auth: anonymous; on 401, the WWW-Authenticate challenges are parsed:
+ * Bearer (token from the realm with service and scope, sending Basic
+ * credentials if there are some; "token" or "access_token" in the reply)
+ * or Basic. Credentials: user and password, or a docker config.json's
+ * "auths" entry for the registry. Tokens and credentials are never
+ * printed, even by dbg, and are wiped from memory when replaced.
+ *
+ * Plain http only with opts.insecure; docker.io's API is at
+ * registry-1.docker.io. struct reg_client is about 34 KB (the HTTP client
+ * and parsed challenges): allocate it, or make it static; reg_close is
+ * safe after a failed reg_open. A pull of 25 MB over https peaks at about
+ * 340 KB RSS for the whole static program (430 KB with Debian's CA
+ * bundle loaded). */
+
+#define REG_MT_OCI_INDEX "application/vnd.oci.image.index.v1+json"
+#define REG_MT_DOCKER_LIST "application/vnd.docker.distribution.manifest.list.v2+json"
+#define REG_MT_OCI_MANIFEST "application/vnd.oci.image.manifest.v1+json"
+#define REG_MT_DOCKER_MANIFEST "application/vnd.docker.distribution.manifest.v2+json"
+#define REG_ACCEPT REG_MT_OCI_INDEX ", " REG_MT_DOCKER_LIST ", " \
+	REG_MT_OCI_MANIFEST ", " REG_MT_DOCKER_MANIFEST
+
+struct reg_opts {
+	const char *platform;		/* "os/arch[/variant]"; NULL: this build's */
+	const char *ca_file;		/* NULL: SB_CA_BUNDLE */
+	const char *const *extra_ca;	/* more PEM files, NULL-terminated */
+	const char *auth_file;		/* docker config.json, or NULL */
+	const char *user, *password;	/* Basic credentials (before auth_file) */
+	int insecure;			/* plain http to this registry */
+	int timeout_ms;			/* I/O timeout; 0: SB_HTTP_IO_TIMEOUT_MS */
+};
+
+struct reg_platform {
+	char os[16], arch[16], variant[16];
+};
+
+struct reg_challenge {
+	char scheme[16];	/* lower case */
+	char realm[1024];
+	char service[256];
+	char scope[1024];
+	char error[64];
+};
+
+#define REG_CHALLENGES 4
+
+struct reg_client {
+	struct http_client http;
+	struct ref ref;
+	struct reg_platform want;
+	char base[320];		/* https://host:port */
+	char *basic;		/* "Basic <base64>", or NULL */
+	char *authz;		/* what Authorization carries now, or NULL */
+	struct reg_challenge ch[REG_CHALLENGES];
+};
+
+struct reg_desc {
+	const char *media_type;	/* in the image's arena */
+	char digest[72];
+	uint64_t size;
+};
+
+struct reg_image {
+	struct arena a;
+	char *manifest;		/* the image manifest as served (arena) */
+	size_t manifest_len;
+	char digest[72];	/* its sha256 */
+	const char *media_type;
+	char index_digest[72];	/* the index it was chosen from, or "" */
+	char platform[64];	/* the index entry's platform, or "" */
+	struct reg_desc config;
+	struct reg_desc *layers;
+	size_t nlayers;
+};
+
+/* ---- small encodings ---------------------------------------------------- */
+
+static const char reg_b64[] =
+    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+
+/* out holds 4 * ((n + 2) / 3) + 1 bytes. */
+static void reg_b64_encode(const void *in, size_t n, char *out)
+{
+	const unsigned char *s = in;
+	uint32_t v;
+
+	for (; n >= 3; n -= 3, s += 3) {
+		v = (uint32_t)s[0] << 16 | (uint32_t)s[1] << 8 | s[2];
+		*out++ = reg_b64[v >> 18];
+		*out++ = reg_b64[v >> 12 & 63];
+		*out++ = reg_b64[v >> 6 & 63];
+		*out++ = reg_b64[v & 63];
+	}
+	if (n) {
+		v = (uint32_t)s[0] << 16 | (n > 1 ? (uint32_t)s[1] << 8 : 0);
+		*out++ = reg_b64[v >> 18];
+		*out++ = reg_b64[v >> 12 & 63];
+		*out++ = n > 1 ? reg_b64[v >> 6 & 63] : '=';
+		*out++ = '=';
+	}
+	*out = 0;
+}
+
+/* Standard alphabet, padding required; out holds n / 4 * 3 bytes. */
+static int reg_b64_decode(const char *in, size_t n, unsigned char *out,
+    size_t *outlen)
+{
+	size_t i, o = 0;
+	uint32_t v = 0;
+	int pad = 0;
+
+	if (n % 4)
+		return -1;
+	for (i = 0; i < n; i++) {
+		const char *q = in[i] ? strchr(reg_b64, in[i]) : NULL;
+
+		if (in[i] == '=' && i >= n - 2 && (i == n - 1 || in[n - 1] == '='))
+			pad++, q = reg_b64;
+		else if (!q || pad)
+			return -1;
+		v = v << 6 | (uint32_t)(q - reg_b64);
+		if (i % 4 == 3) {
+			out[o++] = (unsigned char)(v >> 16);
+			out[o++] = (unsigned char)(v >> 8);
+			out[o++] = (unsigned char)v;
+		}
+	}
+	*outlen = o - (size_t)pad;
+	return 0;
+}
+
+static void reg_pct(struct buf *b, const char *s)
+{
+	static const char hex[] = "0123456789ABCDEF";
+
+	for (; *s; s++) {
+		unsigned char c = (unsigned char)*s;
+
+		if (ref_alnum(c) || c == '-' || c == '.' || c == '_' || c == '~') {
+			buf_put(b, s, 1);
+		} else {
+			char e[3] = { '%', hex[c >> 4], hex[c & 15] };
+
+			buf_put(b, e, 3);
+		}
+	}
+}
+
+/* Replaces a secret string, wiping the old one. */
+static void reg_secret_set(char **slot, char *s)
+{
+	if (*slot) {
+		explicit_bzero(*slot, strlen(*slot));
+		free(*slot);
+	}
+	*slot = s;
+}
+
+/* Frees an arena that held secrets, wiping it first. */
+static void reg_arena_wipe(struct arena *a)
+{
+	struct arena_blk *b;
+
+	for (b = a->head; b; b = b->next)
+		explicit_bzero(b->data, b->used);
+	arena_free(a);
+}
+
+/* ---- WWW-Authenticate (RFC 9110 11.6.1) --------------------------------- */
+
+struct reg_lex {
+	const char *p;
+};
+
+static void reg_lex_ows(struct reg_lex *l)
+{
+	while (http_ows(*l->p))
+		l->p++;
+}
+
+static size_t reg_lex_token(struct reg_lex *l)
+{
+	const char *s = l->p;
+
+	while (http_tchar((unsigned char)*l->p))
+		l->p++;
+	return (size_t)(l->p - s);
+}
+
+/* token / quoted-string into out (NUL-terminated); the value must fit. */
+static int reg_lex_value(struct reg_lex *l, char *out, size_t size)
+{
+	size_t n = 0;
+
+	if (*l->p != '"') {
+		const char *s = l->p;
+		size_t k = reg_lex_token(l);
+
+		if (!k)
+			return err_set("www-authenticate: missing parameter value");
+		if (k >= size)
+			return err_set("www-authenticate: parameter value too long");
+		memcpy(out, s, k);
+		out[k] = 0;
+		return 0;
+	}
+	for (l->p++; *l->p != '"'; l->p++) {
+		if (*l->p == '\\' && l->p[1])
+			l->p++;
+		if (!*l->p)
+			return err_set("www-authenticate: unterminated quoted string");
+		if ((unsigned char)*l->p < ' ' && *l->p != '\t')
+			return err_set("www-authenticate: control character");
+		if (n + 1 >= size)
+			return err_set("www-authenticate: parameter value too long");
+		out[n++] = *l->p;
+	}
+	l->p++;
+	out[n] = 0;
+	return 0;
+}
+
+/* A token68 credential after the scheme: token68 chars, then '='s, then
+ * the end of the challenge. */
+static int reg_lex_token68(struct reg_lex *l)
+{
+	const char *q = l->p;
+
+	while (ref_alnum(*q) || (*q && strchr("-._~+/", *q)))
+		q++;
+	if (q == l->p)
+		return 0;
+	while (*q == '=')
+		q++;
+	while (http_ows(*q))
+		q++;
+	if (*q && *q != ',')
+		return 0;
+	l->p = q;
+	return 1;
+}
+
+static char *reg_challenge_param(struct reg_challenge *c, const char *name,
+    size_t n, size_t *size)
+{
+	if (http_word_is(name, n, "realm"))
+		return *size = sizeof c->realm, c->realm;
+	if (http_word_is(name, n, "service"))
+		return *size = sizeof c->service, c->service;
+	if (http_word_is(name, n, "scope"))
+		return *size = sizeof c->scope, c->scope;
+	if (http_word_is(name, n, "error"))
+		return *size = sizeof c->error, c->error;
+	return NULL;
+}
+
+/* auth-params of one challenge, up to the next scheme or the end. */
+static int reg_challenge_params(struct reg_lex *l, struct reg_challenge *c)
+{
+	char junk[1024], *dst;
+	const char *name;
+	size_t n, size;
+
+	for (;;) {
+		while (*l->p == ',' || http_ows(*l->p))
+			l->p++;
+		if (!*l->p)
+			return 0;
+		name = l->p;
+		if (!(n = reg_lex_token(l)))
+			return err_set("www-authenticate: bad parameter");
+		reg_lex_ows(l);
+		if (*l->p != '=') {	/* a token alone: the next scheme */
+			l->p = name;
+			return 0;
+		}
+		l->p++;
+		reg_lex_ows(l);
+		dst = c ? reg_challenge_param(c, name, n, &size) : NULL;
+		if (dst && *dst)
+			return err_set("www-authenticate: parameter %.*s given twice",
+			    (int)n, name);
+		if (reg_lex_value(l, dst ? dst : junk, dst ? size : sizeof junk) < 0)
+			return -1;
+		reg_lex_ows(l);
+		if (*l->p && *l->p != ',')
+			return err_set("www-authenticate: expected ',' after a parameter");
+	}
+}
+
+/* Parses a WWW-Authenticate value: comma-separated challenges, each
+ * scheme [ token68 | #auth-param ]. Fills up to max (more are checked and
+ * dropped) and returns how many were kept, or -1. */
+static int reg_auth_parse(const char *v, struct reg_challenge *ch, int max)
+{
+	struct reg_lex l = { v };
+	int n = 0;
+	size_t k, i;
+	const char *s;
+
+	for (;;) {
+		struct reg_challenge *c = n < max ? &ch[n] : NULL;
+
+		while (*l.p == ',' || http_ows(*l.p))
+			l.p++;
+		if (!*l.p)
+			return n;
+		s = l.p;
+		if (!(k = reg_lex_token(&l)))
+			return err_set("www-authenticate: expected an auth scheme");
+		if (c) {
+			memset(c, 0, sizeof *c);
+			for (i = 0; i < k && i < sizeof c->scheme - 1; i++)
+				c->scheme[i] = (char)tolower((unsigned char)s[i]);
+			if (k >= sizeof c->scheme)
+				c->scheme[0] = 0;
+			n++;
+		}
+		if (*l.p && *l.p != ',' && !http_ows(*l.p))
+			return err_set("www-authenticate: bad auth scheme");
+		reg_lex_ows(&l);
+		if (!reg_lex_token68(&l) && reg_challenge_params(&l, c) < 0)
+			return -1;
+	}
+}
+
+/* ---- platforms ------------------------------------------------------------ */
+
+/* The platform this binary was built for. */
+static const char *reg_platform_default(void)
+{
+#if defined(__x86_64__)
+	return "linux/amd64";
+#elif defined(__aarch64__)
+	return "linux/arm64/v8";
+#elif defined(__arm__) && defined(__ARM_ARCH) && __ARM_ARCH >= 7
+	return "linux/arm/v7";
+#elif defined(__arm__) && defined(__ARM_ARCH) && __ARM_ARCH == 6
+	return "linux/arm/v6";
+#elif defined(__riscv) && __riscv_xlen == 64
+	return "linux/riscv64";
+#elif defined(__mips__) && defined(__MIPSEL__) && !defined(__mips64)
+	return "linux/mipsle";
+#elif defined(__i386__)
+	return "linux/386";
+#else
+	return NULL;
+#endif
+}
+
+/* Names as Go and containerd spell them: aarch64 = arm64 (variant v8),
+ * armhf = arm/v7, armel = arm/v6, x86_64 = amd64, mipsel = mipsle. */
+static void reg_platform_norm(struct reg_platform *p)
+{
+	static const char *const alias[][3] = {
+		{ "x86_64", "amd64", "" }, { "x86-64", "amd64", "" },
+		{ "aarch64", "arm64", "" }, { "armhf", "arm", "v7" },
+		{ "armel", "arm", "v6" }, { "i386", "386", "" },
+		{ "i686", "386", "" }, { "mipsel", "mipsle", "" },
+		{ "mips64el", "mips64le", "" },
+	};
+	size_t i;
+	char *s;
+
+	for (s = p->os; *s; s++)
+		*s = (char)tolower((unsigned char)*s);
+	for (s = p->arch; *s; s++)
+		*s = (char)tolower((unsigned char)*s);
+	for (s = p->variant; *s; s++)
+		*s = (char)tolower((unsigned char)*s);
+	for (i = 0; i < LEN(alias); i++) {
+		if (strcmp(p->arch, alias[i][0]))
+			continue;
+		strcpy(p->arch, alias[i][1]);
+		if (!p->variant[0])
+			strcpy(p->variant, alias[i][2]);
+	}
+	if (!strcmp(p->arch, "arm64") && (!p->variant[0] || !strcmp(p->variant, "8")))
+		strcpy(p->variant, "v8");
+	if (!strcmp(p->arch, "arm")) {
+		if (!p->variant[0])
+			strcpy(p->variant, "v7");
+		else if (p->variant[0] >= '5' && p->variant[0] <= '8' && !p->variant[1])
+			p->variant[1] = p->variant[0], p->variant[0] = 'v',
+			    p->variant[2] = 0;
+	}
+	if (!strcmp(p->arch, "amd64") && !strcmp(p->variant, "v1"))
+		p->variant[0] = 0;
+}
+
+static int reg_platform_word(char *dst, size_t size, const char *s, size_t n)
+{
+	size_t i;
+
+	if (!n || n >= size)
+		return -1;
+	for (i = 0; i < n; i++)
+		if (!ref_alnum(s[i]) && s[i] != '_' && s[i] != '-' && s[i] != '.')
+			return -1;
+	memcpy(dst, s, n);
+	dst[n] = 0;
+	return 0;
+}
+
+/* "os/arch[/variant]" */
+static int reg_platform_parse(struct reg_platform *p, const char *s)
+{
+	const char *a = strchr(s, '/'), *v = a ? strchr(a + 1, '/') : NULL;
+
+	memset(p, 0, sizeof *p);
+	if (!a || reg_platform_word(p->os, sizeof p->os, s, (size_t)(a - s)) < 0 ||
+	    reg_platform_word(p->arch, sizeof p->arch, a + 1,
+	    v ? (size_t)(v - a - 1) : strlen(a + 1)) < 0 ||
+	    (v && reg_platform_word(p->variant, sizeof p->variant, v + 1,
+	    strlen(v + 1)) < 0))
+		return err_set("platform \"%.64s\": expected os/arch[/variant]", s);
+	reg_platform_norm(p);
+	return 0;
+}
+
+static void reg_platform_str(const struct reg_platform *p, char *buf, size_t n)
+{
+	strf(buf, n, "%s/%s%s%s", p->os, p->arch, p->variant[0] ? "/" : "",
+	    p->variant);
+}
+
+/* 0: cannot run; higher is better: the same variant, else for arm an
+ * older one (a v7 CPU runs v6 and v5 code). */
+static int reg_platform_score(const struct reg_platform *want,
+    const struct reg_platform *have)
+{
+	if (strcmp(want->os, have->os) || strcmp(want->arch, have->arch))
+		return 0;
+	if (!strcmp(want->variant, have->variant))
+		return 100;
+	if (!strcmp(want->arch, "arm") && want->variant[0] == 'v' &&
+	    have->variant[0] == 'v' && have->variant[1] >= '5' &&
+	    have->variant[1] < want->variant[1] && !have->variant[2])
+		return 50 + have->variant[1] - '0';
+	return 0;
+}
+
+/* ---- manifests -------------------------------------------------------- */
+
+/* A string member, or NULL when absent, not a string, or holding a NUL. */
+static const char *reg_jstr(const struct json *obj, const char *key)
+{
+	const struct json *v = json_get(obj, key);
+
+	if (!v || v->type != JSON_STRING || strlen(v->str) != v->len)
+		return NULL;
+	return v->str;
+}
+
+static int reg_desc_parse(const struct json *d, struct reg_desc *out,
+    const char *what)
+{
+	const struct json *size = json_get(d, "size");
+	const char *dg = reg_jstr(d, "digest");
+	uint8_t bin[32];
+
+	if (!d || d->type != JSON_OBJECT)
+		return err_set("%s: not a descriptor object", what);
+	if (!(out->media_type = reg_jstr(d, "mediaType")))
+		return err_set("%s: no mediaType", what);
+	if (!dg)
+		return err_set("%s: no digest", what);
+	if (sha_parse(dg, strlen(dg), bin) < 0)
+		return err_ctx("%s", what);
+	sha_hex(bin, out->digest);
+	if (!size || size->type != JSON_NUMBER || !size->isint || size->neg ||
+	    size->u > (uint64_t)INT64_MAX)
+		return err_set("%s: size is not a non-negative integer", what);
+	out->size = size->u;
+	return 0;
+}
+
+enum { REG_INDEX = 1, REG_IMAGE };
+
+/* Is this an index or an image manifest? The body's mediaType (which the
+ * digest covers) wins over Content-Type; without either, the shape tells. */
+static int reg_manifest_kind(const struct json *root, const char *ctype,
+    const char **mtp)
+{
+	const struct json *sv = json_get(root, "schemaVersion");
+	const struct json *m = json_get(root, "manifests"), *l = json_get(root, "layers");
+	const char *mt = reg_jstr(root, "mediaType");
+
+	if (!root || root->type != JSON_OBJECT)
+		return err_set("manifest: not a JSON object");
+	if (!mt)
+		mt = ctype && *ctype ? ctype : "";
+	*mtp = mt;
+	if (!strncmp(mt, "application/vnd.docker.distribution.manifest.v1", 47))
+		return err_set("manifest: schema 1 manifests are not supported");
+	if (!sv || sv->type != JSON_NUMBER || !sv->isint || sv->neg || sv->u != 2)
+		return err_set("manifest: schemaVersion is not 2");
+	if (m && l)
+		return err_set("manifest: both manifests and layers: ambiguous");
+	if (!strcmp(mt, REG_MT_OCI_INDEX) || !strcmp(mt, REG_MT_DOCKER_LIST) ||
+	    ((!*mt || !strcmp(mt, "application/json")) && m)) {
+		if (!m || m->type != JSON_ARRAY)
+			return err_set("manifest: index without a manifests array");
+		return REG_INDEX;
+	}
+	if (!strcmp(mt, REG_MT_OCI_MANIFEST) || !strcmp(mt, REG_MT_DOCKER_MANIFEST) ||
+	    ((!*mt || !strcmp(mt, "application/json")) && l)) {
+		if (!l || l->type != JSON_ARRAY)
+			return err_set("manifest: no layers array");
+		return REG_IMAGE;
+	}
+	return err_set("manifest: unsupported media type \"%.100s\"", mt);
+}
+
+/* Attestations (buildx provenance, SBOM) sit in indexes as unknown/unknown
+ * with a vnd.docker.reference.type annotation; they are not images. */
+static int reg_is_attestation(const struct json *e, const struct reg_platform *p)
+{
+	const char *t = reg_jstr(json_get(e, "annotations"),
+	    "vnd.docker.reference.type");
+
+	return (t && !strcmp(t, "attestation-manifest")) ||
+	    (!strcmp(p->os, "unknown") && !strcmp(p->arch, "unknown"));
+}
+
+static int reg_entry_platform(const struct json *e, struct reg_platform *p)
+{
+	const struct json *pl = json_get(e, "platform");
+	const char *os = reg_jstr(pl, "os"), *arch = reg_jstr(pl, "architecture");
+	const char *var = reg_jstr(pl, "variant");
+
+	memset(p, 0, sizeof *p);
+	if (!os || !arch || strlen(os) >= sizeof p->os ||
+	    strlen(arch) >= sizeof p->arch ||
+	    (var && strlen(var) >= sizeof p->variant))
+		return -1;
+	strcpy(p->os, os);
+	strcpy(p->arch, arch);
+	if (var)
+		strcpy(p->variant, var);
+	reg_platform_norm(p);
+	return 0;
+}
+
+/* The index entry that best runs on want; the message lists what the
+ * index has when nothing fits. */
+static const struct json *reg_index_pick(const struct json *idx,
+    const struct reg_platform *want, struct reg_platform *got)
+{
+	const struct json *e, *best = NULL;
+	struct reg_platform p;
+	char have[256] = "", one[64], w[64];
+	int score, top = 0;
+	size_t hl = 0;
+
+	for (e = json_get(idx, "manifests")->child; e; e = e->next) {
+		if (reg_entry_platform(e, &p) < 0 || reg_is_attestation(e, &p))
+			continue;
+		reg_platform_str(&p, one, sizeof one);
+		if (hl < sizeof have - 1)
+			hl += (size_t)strf(have + hl, sizeof have - hl, "%s%s",
+			    hl ? ", " : "", one);
+		if ((score = reg_platform_score(want, &p)) > top) {
+			top = score;
+			best = e;
+			*got = p;
+		}
+	}
+	if (!best) {
+		reg_platform_str(want, w, sizeof w);
+		err_set("no image for %s in the index (it has: %s)", w,
+		    hl ? have : "nothing usable");
+	}
+	return best;
+}
+
+static int reg_image_layers(struct reg_image *img, const struct json *root)
+{
+	const struct json *l = json_get(root, "layers"), *e;
+	char what[32];
+	size_t i = 0;
+
+	if (reg_desc_parse(json_get(root, "config"), &img->config, "manifest config") < 0)
+		return -1;
+	img->layers = arena_alloc(&img->a, (l->n ? l->n : 1) * sizeof *img->layers);
+	if (!img->layers)
+		return -1;
+	for (e = l->child; e; e = e->next, i++) {
+		strf(what, sizeof what, "manifest layer %zu", i + 1);
+		if (reg_desc_parse(e, &img->layers[i], what) < 0)
+			return -1;
+	}
+	img->nlayers = i;
+	return 0;
+}
+
+/* ---- requests and auth ------------------------------------------------ */
+
+static void reg_clean(char *s)
+{
+	for (; *s; s++)
+		if ((unsigned char)*s < ' ' || (unsigned char)*s >= 0x7f)
+			*s = '?';
+}
+
+/* The message for an unexpected status, with the registry's error code and
+ * message when the body has them ({"errors":[{"code","message"}]}). */
+static int reg_status_err(struct http_client *cl, const char *who, const char *path)
+{
+	struct buf b = {0};
+	struct arena a = {0};
+	const struct json *root = NULL, *e;
+	const char *code = NULL, *msg = NULL;
+	char detail[200] = "";
+	int st = cl->resp.status;
+
+	if (http_body_buf(cl, &b, 16384) == 0 && b.len) {
+		if ((root = json_parse(&a, b.p, b.len)) &&
+		    (e = json_get(root, "errors")) && e->type == JSON_ARRAY && e->child) {
+			code = reg_jstr(e->child, "code");
+			msg = reg_jstr(e->child, "message");
+			strf(detail, sizeof detail, ": %.40s%s%.120s", code ? code : "",
+			    code && msg ? " " : "", msg ? msg : "");
+		} else if (!root && b.p[0] != '<' && b.p[0] != '{') {
+			/* plain text, e.g. Go's "Client sent an HTTP request
+			 * to an HTTPS server." (not HTML or other JSON) */
+			strf(detail, sizeof detail, ": %.*s",
+			    (int)strcspn(b.p, "\r\n"), b.p);
+		}
+		reg_clean(detail);
+	}
+	arena_free(&a);
+	buf_free(&b);
+	return err_set("%s: HTTP %d on %s%s", who, st, path, detail);
+}
+
+static int reg_token_ok(const char *t)
+{
+	size_t n = strlen(t);
+
+	if (!n || n > 65536)
+		return 0;
+	for (; *t; t++)
+		if ((unsigned char)*t <= ' ' || (unsigned char)*t >= 0x7f)
+			return 0;
+	return 1;
+}
+
+/* GET realm?service=..&scope=.. (Docker's token protocol); Basic
+ * credentials go along when configured. */
+static int reg_token(struct reg_client *rc, const struct reg_challenge *c)
+{
+	struct http_client *cl = &rc->http;
+	struct buf url = {0}, body = {0};
+	struct arena a = {0};
+	struct http_req rq = { "GET", NULL, rc->basic, "application/json", 0 };
+	const struct json *root;
+	const char *tok, *s, *e;
+	char *bearer, who[320], path[256], defscope[300];
+	int r = -1;
+
+	buf_puts(&url, c->realm);
+	if (c->service[0]) {
+		buf_puts(&url, strchr(c->realm, '?') ? "&service=" : "?service=");
+		reg_pct(&url, c->service);
+	}
+	strf(defscope, sizeof defscope, "repository:%s:pull", rc->ref.path);
+	/* several scopes are separated by spaces: one parameter each */
+	for (s = c->scope[0] ? c->scope : defscope; *s; s = e) {
+		char one[1024];
+
+		s += strspn(s, " ");
+		e = s + strcspn(s, " ");
+		if (e == s)
+			break;
+		strf(one, sizeof one, "%.*s", (int)(e - s), s);
+		buf_puts(&url, strchr(url.p, '?') ? "&scope=" : "?scope=");
+		reg_pct(&url, one);
+	}
+	if (url.oom)
+		return err_set("out of memory");
+	rq.url = url.p;
+	if (http_request(cl, &rq) < 0)
+		goto out;
+	memcpy(who, "token server ", 13);
+	http_origin(who + 13, sizeof who - 13, cl->url.host, cl->url.port);
+	strf(path, sizeof path, "%.*s", (int)strcspn(cl->url.path, "?"),
+	    cl->url.path);
+	dbg("reg: %s: status %d", who, cl->resp.status);
+	if (cl->resp.status != 200) {
+		reg_status_err(cl, who, path);
+		err_ctx("%s: authentication failed", rc->ref.domain);
+		goto out;
+	}
+	if (http_body_buf(cl, &body, 1 << 20) < 0 ||
+	    !(root = json_parse(&a, body.p, body.len))) {
+		err_ctx("%s", who);
+		goto out;
+	}
+	tok = reg_jstr(root, "token");
+	if (!tok || !*tok)
+		tok = reg_jstr(root, "access_token");
+	if (!tok || !reg_token_ok(tok)) {
+		err_set("%s: no usable token in the reply", who);
+		goto out;
+	}
+	if (!(bearer = malloc(strlen(tok) + 8))) {
+		err_set("out of memory");
+		goto out;
+	}
+	strf(bearer, strlen(tok) + 8, "Bearer %s", tok);
+	reg_secret_set(&rc->authz, bearer);
+	r = 0;
+out:
+	if (body.p)
+		explicit_bzero(body.p, body.len);
+	reg_arena_wipe(&a);	/* the parsed token */
+	buf_free(&body);
+	buf_free(&url);
+	return r;
+}
+
+/* After a 401: pick a challenge and get credentials for it. */
+static int reg_authenticate(struct reg_client *rc)
+{
+	struct http_client *cl = &rc->http;
+	const char *v;
+	char *copy;
+	size_t i = 0;
+	int n = 0, k, pick = -1;
+
+	while (n < REG_CHALLENGES - 1 &&
+	    (v = http_header_next(&cl->resp, "www-authenticate", &i))) {
+		if ((k = reg_auth_parse(v, rc->ch + n, REG_CHALLENGES - 1 - n)) < 0)
+			return err_ctx("%s", rc->ref.domain);
+		n += k;
+	}
+	http_discard(cl);
+	for (k = 0; k < n; k++)
+		if (!strcmp(rc->ch[k].scheme, "bearer") && rc->ch[k].realm[0] &&
+		    pick < 0)
+			pick = k;
+	if (pick >= 0) {
+		if (!strcmp(rc->ch[pick].error, "insufficient_scope") && rc->authz &&
+		    !strncmp(rc->authz, "Bearer ", 7))
+			return err_set("%s: access denied (insufficient scope)",
+			    rc->ref.domain);
+		return reg_token(rc, &rc->ch[pick]);
+	}
+	for (k = 0; k < n; k++) {
+		if (strcmp(rc->ch[k].scheme, "basic"))
+			continue;
+		if (!rc->basic)
+			return err_set("%s: authentication required, and no "
+			    "credentials for it", rc->ref.domain);
+		if (!(copy = strdup(rc->basic)))
+			return err_set("out of memory");
+		reg_secret_set(&rc->authz, copy);
+		return 0;
+	}
+	return err_set("%s: HTTP 401 without a usable WWW-Authenticate challenge",
+	    rc->ref.domain);
+}
+
+/* GET from the registry with the current credentials; a 401 runs the
+ * challenge once and retries. The response is left in rc->http. */
+static int reg_get(struct reg_client *rc, const char *path, const char *accept,
+    uint64_t from)
+{
+	char url[1024];
+	int tries;
+
+	if ((size_t)strf(url, sizeof url, "%s%s", rc->base, path) >= sizeof url)
+		return err_set("%s: URL too long", rc->ref.domain);
+	for (tries = 0;; tries++) {
+		struct http_req rq = { "GET", url, rc->authz, accept, from };
+
+		if (http_request(&rc->http, &rq) < 0)
+			return -1;
+		if (rc->http.resp.status != 401 || tries == 1)
+			return 0;
+		if (reg_authenticate(rc) < 0)
+			return -1;
+	}
+}
+
+/* Docker's config.json "auths": keys are "host[:port]", with or without
+ * a scheme and path ("https://index.docker.io/v1/" is docker.io). */
+static int reg_auth_key_is(const char *key, const char *domain)
+{
+	const char *k = key;
+	size_t n;
+
+	if (!strncasecmp(k, "https://", 8))
+		k += 8;
+	else if (!strncasecmp(k, "http://", 7))
+		k += 7;
+	n = strcspn(k, "/");
+	if (!strcmp(domain, "docker.io") && (http_word_is(k, n, "index.docker.io") ||
+	    http_word_is(k, n, "registry-1.docker.io")))
+		return 1;
+	return http_word_is(k, n, domain);
+}
+
+static int reg_basic_set(struct reg_client *rc, const char *user, const char *pass)
+{
+	size_t n = strlen(user) + strlen(pass) + 1;
+	char *plain = malloc(n + 1), *hdr = malloc(4 * ((n + 2) / 3) + 8);
+
+	if (!plain || !hdr) {
+		free(plain);
+		free(hdr);
+		return err_set("out of memory");
+	}
+	strf(plain, n + 1, "%s:%s", user, pass);
+	memcpy(hdr, "Basic ", 6);
+	reg_b64_encode(plain, n, hdr + 6);
+	explicit_bzero(plain, n);
+	free(plain);
+	reg_secret_set(&rc->basic, hdr);
+	return 0;
+}
+
+static int reg_auth_file(struct reg_client *rc, const char *path)
+{
+	struct arena a = {0};
+	const struct json *root, *auths, *e;
+	const char *au, *user, *pass;
+	unsigned char *dec = NULL;
+	size_t len, dlen;
+	char *text = read_file(path, 1 << 20, &len), *colon;
+	int r = -1;
+
+	if (!text)
+		return -1;
+	if (!(root = json_parse(&a, text, len))) {
+		err_ctx("%s", path);
+		goto out;
+	}
+	auths = json_get(root, "auths");
+	for (e = auths && auths->type == JSON_OBJECT ? auths->child : NULL; e; e = e->next)
+		if (reg_auth_key_is(e->key, rc->ref.domain))
+			break;
+	r = 0;
+	if (!e)
+		goto out;
+	if ((au = reg_jstr(e, "auth")) && *au) {
+		r = -1;
+		dlen = strlen(au);
+		if (!(dec = malloc(dlen / 4 * 3 + 1)) ||
+		    reg_b64_decode(au, dlen, dec, &dlen) < 0 ||
+		    !(colon = memchr(dec, ':', dlen))) {
+			err_set("%s: auths.%s.auth is not base64 of user:password",
+			    path, e->key);
+			goto out;
+		}
+		dec[dlen] = 0;
+		*colon = 0;
+		r = reg_basic_set(rc, (char *)dec, colon + 1);
+		explicit_bzero(dec, dlen);
+	} else if ((user = reg_jstr(e, "username")) && (pass = reg_jstr(e, "password"))) {
+		r = reg_basic_set(rc, user, pass);
+	} else if (reg_jstr(e, "identitytoken")) {
+		dbg("reg: %s: identitytoken is not supported", path);
+	}
+out:
+	free(dec);
+	explicit_bzero(text, len);
+	free(text);
+	reg_arena_wipe(&a);
+	return r;
+}
+
+static void reg_close(struct reg_client *rc)
+{
+	http_free(&rc->http);
+	reg_secret_set(&rc->basic, NULL);
+	reg_secret_set(&rc->authz, NULL);
+}
+
+static int reg_open(struct reg_client *rc, const char *reference,
+    const struct reg_opts *o)
+{
+	const char *plat = o->platform ? o->platform : reg_platform_default();
+	char host[300];
+
+	memset(rc, 0, sizeof *rc);
+	http_init(&rc->http);
+	if (ref_parse(&rc->ref, reference) < 0)
+		return -1;
+	if (!plat)
+		return err_set("no default platform for this build: give one");
+	if (reg_platform_parse(&rc->want, plat) < 0)
+		return -1;
+	rc->http.ca_file = o->ca_file;
+	rc->http.extra_ca = o->extra_ca;
+	rc->http.allow_http = o->insecure;
+	if (o->timeout_ms > 0)
+		rc->http.io_timeout_ms = o->timeout_ms;
+	http_origin(host, sizeof host, rc->ref.host,
+	    rc->ref.port ? rc->ref.port : o->insecure ? 80 : 443);
+	strf(rc->base, sizeof rc->base, "%s://%s", o->insecure ? "http" : "https",
+	    host);
+	if (o->user) {
+		if (strchr(o->user, ':'))
+			return err_set("user name with ':'");
+		return reg_basic_set(rc, o->user, o->password ? o->password : "");
+	}
+	if (o->auth_file && reg_auth_file(rc, o->auth_file) < 0) {
+		reg_close(rc);
+		return -1;
+	}
+	return 0;
+}
+
+/* ---- manifests over the wire ------------------------------------------ */
+
+/* The media type in Content-Type, without parameters. */
+static void reg_ctype(const struct http_resp *r, char *buf, size_t n)
+{
+	const char *v = http_header(r, "content-type");
+	size_t k = v ? strcspn(v, "; \t") : 0;
+
+	strf(buf, n, "%.*s", (int)(k < n ? k : n - 1), v ? v : "");
+}
+
+/* GETs a manifest by tag or digest into the arena and checks its digest
+ * (against `want` when given, and against Docker-Content-Digest). */
+static int reg_fetch(struct reg_client *rc, const char *tagdig, const char *want,
+    int64_t size, struct reg_image *img, char **raw, size_t *len,
+    char digest[72], char *ctype, size_t ctlen)
+{
+	struct http_client *cl = &rc->http;
+	struct buf b = {0};
+	char path[512], who[REF_STR_MAX];
+	const char *hd;
+	uint8_t sum[32], hb[32];
+	int r = -1;
+
+	strf(path, sizeof path, "/v2/%s/manifests/%s", rc->ref.path, tagdig);
+	strf(who, sizeof who, "%s/%s%s%s", rc->ref.domain, rc->ref.path,
+	    want ? "@" : ":", tagdig);
+	if (size > SB_MANIFEST_MAX)
+		return err_set("%s: manifest of %lld bytes, more than %d", who,
+		    (long long)size, SB_MANIFEST_MAX);
+	if (reg_get(rc, path, REG_ACCEPT, 0) < 0)
+		return -1;
+	if (cl->resp.status != 200)
+		return reg_status_err(cl, rc->ref.domain, path);
+	reg_ctype(&cl->resp, ctype, ctlen);
+	hd = http_header(&cl->resp, "docker-content-digest");
+	if (http_body_buf(cl, &b, SB_MANIFEST_MAX) < 0) {
+		err_ctx("%s: manifest", who);
+		goto out;
+	}
+	sha_sum(b.p, b.len, sum);
+	sha_hex(sum, digest);
+	if (want && strcmp(want, digest)) {
+		err_set("%s: manifest digest mismatch: got %s", who, digest);
+		goto out;
+	}
+	if (hd && !strncmp(hd, "sha256:", 7) && (sha_parse(hd, strlen(hd), hb) < 0 ||
+	    memcmp(hb, sum, 32))) {
+		err_set("%s: Docker-Content-Digest %.80s, but the manifest hashes "
+		    "to %s", who, hd, digest);
+		goto out;
+	}
+	if (size >= 0 && (uint64_t)b.len != (uint64_t)size) {
+		err_set("%s: manifest of %zu bytes, the index says %lld", who,
+		    b.len, (long long)size);
+		goto out;
+	}
+	if (!(*raw = arena_strndup(&img->a, b.p, b.len)))
+		goto out;
+	*len = b.len;
+	r = 0;
+out:
+	buf_free(&b);
+	return r;
+}
+
+static void reg_image_free(struct reg_image *img)
+{
+	arena_free(&img->a);
+	memset(img, 0, sizeof *img);
+}
+
+/* Resolves the reference to the image manifest for the platform. */
+static int reg_manifest(struct reg_client *rc, struct reg_image *img)
+{
+	const struct json *root, *pick;
+	struct reg_platform got;
+	struct reg_desc d;
+	char digest[72], ctype[128], *raw = NULL;
+	const char *want = rc->ref.digest[0] ? rc->ref.digest : NULL;
+	size_t len = 0;
+	int64_t size = -1;
+	int kind, depth;
+
+	memset(img, 0, sizeof *img);
+	for (depth = 0;; depth++) {
+		if (reg_fetch(rc, want ? want : rc->ref.tag, want, size, img, &raw,
+		    &len, digest, ctype, sizeof ctype) < 0)
+			return -1;
+		if (!(root = json_parse(&img->a, raw, len)) ||
+		    (kind = reg_manifest_kind(root, ctype, &img->media_type)) < 0)
+			return err_ctx("%s: manifest %s", rc->ref.domain, digest);
+		/* it may be ctype, which lives here */
+		if (!(img->media_type = arena_strdup(&img->a, img->media_type)))
+			return -1;
+		if (kind == REG_IMAGE)
+			break;
+		if (depth == 2)
+			return err_set("%s: indexes nested too deep", rc->ref.domain);
+		if (!depth)
+			strcpy(img->index_digest, digest);
+		if (!(pick = reg_index_pick(root, &rc->want, &got)))
+			return err_ctx("%s/%s", rc->ref.domain, rc->ref.path);
+		if (reg_desc_parse(pick, &d, "index entry") < 0)
+			return err_ctx("%s: manifest %s", rc->ref.domain, digest);
+		reg_platform_str(&got, img->platform, sizeof img->platform);
+		if (!(want = arena_strdup(&img->a, d.digest)))
+			return -1;
+		size = (int64_t)d.size;
+		dbg("reg: %s: %s for %s", digest, want, img->platform);
+	}
+	img->manifest = raw;
+	img->manifest_len = len;
+	strcpy(img->digest, digest);
+	if (reg_image_layers(img, root) < 0)
+		return err_ctx("%s: manifest %s", rc->ref.domain, digest);
+	return 0;
+}
+
+/* ---- blobs -------------------------------------------------------------- */
+
+struct reg_blobctx {
+	struct sha_ctx h;
+	uint64_t got, want, skip;
+	http_sink sink;
+	void *ctx;
+	int fatal;		/* not worth a retry */
+	const char *digest;
+};
+
+static int reg_blob_sink(void *v, const void *p, size_t n)
+{
+	struct reg_blobctx *b = v;
+	const unsigned char *s = p;
+	size_t k;
+
+	if (b->skip) {	/* the server ignored Range: drop what we have */
+		k = n < b->skip ? n : (size_t)b->skip;
+		s += k;
+		n -= k;
+		b->skip -= k;
+		if (!n)
+			return 0;
+	}
+	if (n > b->want - b->got) {
+		b->fatal = 1;
+		return err_set("blob %s: more than the %llu bytes of its descriptor",
+		    b->digest, (unsigned long long)b->want);
+	}
+	sha_update(&b->h, s, n);
+	b->got += n;
+	if (b->sink(b->ctx, s, n) < 0) {
+		b->fatal = 1;
+		return -1;
+	}
+	return 0;
+}
+
+/* "bytes first-last/total": does the range start where we are? */
+static int reg_range_ok(const char *v, uint64_t from)
+{
+	uint64_t x = 0;
+
+	if (!v || strncasecmp(v, "bytes ", 6))
+		return 0;
+	for (v += 6; *v >= '0' && *v <= '9'; v++) {
+		if (x > UINT64_MAX / 10 - 1)
+			return 0;
+		x = x * 10 + (uint64_t)(*v - '0');
+	}
+	return *v == '-' && x == from;
+}
+
+static int reg_blob_try(struct reg_client *rc, const char *path,
+    struct reg_blobctx *b)
+{
+	struct http_client *cl = &rc->http;
+	int st;
+	uint64_t expect;
+
+	if (reg_get(rc, path, NULL, b->got) < 0)
+		return -1;
+	st = cl->resp.status;
+	if (st == 206 && b->got &&
+	    reg_range_ok(http_header(&cl->resp, "content-range"), b->got)) {
+		expect = b->want - b->got;
+	} else if (st == 200) {
+		b->skip = b->got;
+		expect = b->want;
+	} else {
+		if (st < 500 && st != 429 && st != 408)
+			b->fatal = 1;
+		return reg_status_err(cl, rc->ref.domain, path);
+	}
+	if (cl->resp.length >= 0 && (uint64_t)cl->resp.length != expect) {
+		b->fatal = 1;
+		http_release(cl, 0);
+		return err_set("blob %s: the server sends %lld bytes, the descriptor "
+		    "says %llu", b->digest, (long long)cl->resp.length,
+		    (unsigned long long)expect);
+	}
+	if (http_body(cl, reg_blob_sink, b) < 0)
+		return -1;
+	if (b->got != b->want)
+		return err_set("blob %s: connection ended at %llu of %llu bytes",
+		    b->digest, (unsigned long long)b->got, (unsigned long long)b->want);
+	return 0;
+}
+
+static int reg_blob(struct reg_client *rc, const struct reg_desc *d,
+    http_sink sink, void *ctx)
+{
+	struct reg_blobctx b;
+	char path[512], hex[72];
+	uint8_t sum[32];
+	int attempt;
+
+	memset(&b, 0, sizeof b);
+	sha_init(&b.h);
+	b.want = d->size;
+	b.sink = sink;
+	b.ctx = ctx;
+	b.digest = d->digest;
+	strf(path, sizeof path, "/v2/%s/blobs/%s", rc->ref.path, d->digest);
+	for (attempt = 0; reg_blob_try(rc, path, &b) < 0; attempt++) {
+		if (b.fatal || attempt == SB_REG_RETRIES)
+			return -1;
+		dbg("reg: %s: retry %d at byte %llu", sb_error(), attempt + 1,
+		    (unsigned long long)b.got);
+		sleep_ms(500 << attempt);
+	}
+	sha_final(&b.h, sum);
+	sha_hex(sum, hex);
+	if (strcmp(hex, d->digest))
+		return err_set("blob %s: digest mismatch: got %s", d->digest, hex);
+	return 0;
+}
+
+/* A small blob (the config) read whole; *out is malloc'd, NUL-terminated. */
+static int reg_blob_read(struct reg_client *rc, const struct reg_desc *d,
+    size_t max, char **out)
+{
+	struct buf b = {0};
+	struct http_bufsink s = { &b, max };
+
+	*out = NULL;
+	if (d->size > max)
+		return err_set("blob %s: %llu bytes, more than %zu", d->digest,
+		    (unsigned long long)d->size, max);
+	buf_put(&b, "", 0);
+	if (b.oom || reg_blob(rc, d, http_buf_sink, &s) < 0) {
+		if (b.oom)
+			err_set("out of memory");
+		buf_free(&b);
+		return -1;
+	}
+	*out = b.p;
+	return 0;
+}
+
 /* ========================================================== config === */
 
 /* config.json (OCI runtime-spec 1.2) into struct sb_config. Everything is
@@ -12544,6 +15456,7 @@ struct image {
 	const char *name;               /* docker.io/library/busybox:latest, or NULL */
 	char id[72];                    /* digest of the config */
 	char manifest[72];              /* digest of the manifest, or "" */
+	char index[72];                 /* of the index it was picked from, or "" */
 	const char *created;
 	struct layer *layers;           /* bottom first */
 	size_t nlayers;
@@ -12760,6 +15673,7 @@ static int images_load(struct store *s, struct images *im)
 		strf(img->id, sizeof img->id, "%s", jstr(e, "id") ? jstr(e, "id") : "");
 		strf(img->manifest, sizeof img->manifest, "%s",
 		    jstr(e, "manifest") ? jstr(e, "manifest") : "");
+		strf(img->index, sizeof img->index, "%s", jstr(e, "index") ? jstr(e, "index") : "");
 		if (!(l = json_get(e, "layers")) || l->type != JSON_ARRAY)
 			return err_set("store %s: images.json: an image without layers", s->root);
 		if (!(img->layers = arena_alloc(&im->a, (l->n + 1) * sizeof *img->layers)))
@@ -12790,7 +15704,10 @@ static int images_save(struct store *s, const struct images *im)
 			json_put_str(&b, img->name);
 			buf_puts(&b, ",");
 		}
-		buf_printf(&b, "\"id\":\"%s\",\"manifest\":\"%s\",\"created\":", img->id, img->manifest);
+		buf_printf(&b, "\"id\":\"%s\",\"manifest\":\"%s\",", img->id, img->manifest);
+		if (img->index[0])
+			buf_printf(&b, "\"index\":\"%s\",", img->index);
+		buf_puts(&b, "\"created\":");
 		json_put_str(&b, img->created ? img->created : "");
 		buf_puts(&b, ",\"layers\":[");
 		for (k = 0; k < img->nlayers; k++)
@@ -12814,10 +15731,16 @@ static struct image *images_find(struct images *im, const char *what)
 	struct ref r;
 	size_t i, n;
 
-	if (ref_parse(&r, what) == 0 && ref_format(&r, full, sizeof full) == 0)
+	if (ref_parse(&r, what) == 0 && r.digest[0]) {
+		/* name@sha256:...: the digest decides, of a manifest or an index */
+		for (i = 0; i < im->n; i++)
+			if (!strcmp(im->v[i].manifest, r.digest) || !strcmp(im->v[i].index, r.digest))
+				return &im->v[i];
+	} else if (ref_parse(&r, what) == 0 && ref_format(&r, full, sizeof full) == 0) {
 		for (i = 0; i < im->n; i++)
 			if (im->v[i].name && !strcmp(im->v[i].name, full))
 				return &im->v[i];
+	}
 	strf(want, sizeof want, "%s%s", strncmp(what, "sha256:", 7) ? "sha256:" : "", what);
 	n = strlen(want);
 	if (n < 11 || strspn(want + 7, "0123456789abcdef") != n - 7)
@@ -12859,6 +15782,7 @@ enum { LZ_UNKNOWN, LZ_NONE, LZ_GZIP, LZ_ZSTD };
 
 struct layer_in {
 	struct sha_ctx blob, diff;
+	int hash_blob;                  /* the caller checks no blob digest */
 	struct inf_state *inf;
 	struct zst_state *zst;
 	struct tar_x *tar;
@@ -12944,7 +15868,8 @@ static int layer_feed(void *ctx, const void *p, size_t n)
 	struct layer_in *l = ctx;
 	const unsigned char *b = p;
 
-	sha_update(&l->blob, p, n);
+	if (l->hash_blob)
+		sha_update(&l->blob, p, n);
 	if (l->why)
 		return 0;
 	while (l->kind == LZ_UNKNOWN && n) {
@@ -12983,7 +15908,8 @@ typedef int stream_fn(void *src, void *ctx, int (*sink)(void *, const void *, si
 
 /* Installs a layer from a stream of its blob, unless the store has its
  * chainID already. blob: the blob's expected digest, or NULL (docker save
- * archives carry none); diff: the config's diff_id, always checked. */
+ * archives carry none; a pull's stream checks it itself); diff: the
+ * config's diff_id, always checked. */
 static int store_add_layer(struct store *s, stream_fn *stream, void *src, const char *blob,
     const char *diff, struct layer *out)
 {
@@ -13004,6 +15930,7 @@ static int store_add_layer(struct store *s, stream_fn *stream, void *src, const 
 		return 1; /* shared: there already */
 	}
 	memset(&l, 0, sizeof l);
+	l.hash_blob = blob != NULL;
 	sha_init(&l.blob);
 	sha_init(&l.diff);
 	if (store_tmpdir(s, "layer", tmp, sizeof tmp) < 0)
@@ -13264,91 +16191,50 @@ static char *src_read(struct src *s, const char *name, size_t *len)
 
 /* ------------------------------------------------------------ load --- */
 
-/* The platform images are chosen for: this binary's, unless --platform. */
-#if defined(__x86_64__)
-#define PLAT_ARCH "amd64"
-#define PLAT_VARIANT ""
-#elif defined(__aarch64__)
-#define PLAT_ARCH "arm64"
-#define PLAT_VARIANT "v8"
-#elif defined(__arm__)
-#define PLAT_ARCH "arm"
-#define PLAT_VARIANT "v7"
-#elif defined(__riscv) && __riscv_xlen == 64
-#define PLAT_ARCH "riscv64"
-#define PLAT_VARIANT ""
-#elif defined(__mips__) && defined(__MIPSEL__)
-#define PLAT_ARCH "mipsle"
-#define PLAT_VARIANT ""
-#else
-#define PLAT_ARCH "unknown"
-#define PLAT_VARIANT ""
-#endif
+/* The platform images are chosen for: this binary's, unless --platform;
+ * names normalised and matched as reg does for a registry's index. */
+static struct reg_platform plat_want;
 
-static char plat_os[32] = "linux", plat_arch[32] = PLAT_ARCH, plat_variant[32] = PLAT_VARIANT;
-
-/* --platform os/arch[/variant] */
 static int plat_set(const char *spec)
 {
-	char a[3][32] = { "", "", "" };
-	const char *p = spec;
-	int k;
-
-	for (k = 0; k < 3 && *p; k++) {
-		size_t n = strcspn(p, "/");
-
-		if (!n || n >= sizeof a[k])
-			return err_set("--platform %s: not os/arch[/variant]", spec);
-		memcpy(a[k], p, n);
-		p += n + (p[n] == '/');
-	}
-	if (k < 2 || *p)
-		return err_set("--platform %s: not os/arch[/variant]", spec);
-	strcpy(plat_os, a[0]);
-	strcpy(plat_arch, a[1]);
-	strcpy(plat_variant, a[2]);
-	return 0;
+	if (!spec && !(spec = reg_platform_default()))
+		return err_set("no default platform for this build: give --platform");
+	return reg_platform_parse(&plat_want, spec);
 }
 
-/* 2: the platform exactly, 1: compatible (no variant, or an older ARM
- * one this core runs), 0: not for us (attestations say unknown/unknown). */
-static int plat_score(const struct json *platform)
+static const struct reg_platform *plat(void)
 {
-	const char *os = jstr(platform, "os"), *arch = jstr(platform, "architecture");
-	const char *var = jstr(platform, "variant");
+	if (!plat_want.os[0] && plat_set(NULL) < 0)
+		return NULL;
+	return &plat_want;
+}
 
-	if (!os || !arch || strcmp(os, plat_os) || strcmp(arch, plat_arch))
-		return 0;
-	if (!var || !*var || !*plat_variant)
-		return !var || !*var ? 1 + !*plat_variant : 1;
-	if (!strcmp(var, plat_variant))
-		return 2;
-	return !strcmp(plat_arch, "arm") && var[0] == 'v' && plat_variant[0] == 'v' &&
-	    dec(var + 1, NULL) < dec(plat_variant + 1, NULL);
+/* Whether an index entry (with a platform) runs here. */
+static int plat_fits(const struct json *entry)
+{
+	struct reg_platform p;
+
+	return plat() && reg_entry_platform(entry, &p) == 0 && !reg_is_attestation(entry, &p) &&
+	    reg_platform_score(plat(), &p) > 0;
 }
 
 static int mt_is_index(const char *mt)
 {
-	return mt && (!strcmp(mt, "application/vnd.oci.image.index.v1+json") ||
-	    !strcmp(mt, "application/vnd.docker.distribution.manifest.list.v2+json"));
+	return mt && (!strcmp(mt, REG_MT_OCI_INDEX) || !strcmp(mt, REG_MT_DOCKER_LIST));
 }
 
 /* From an index, the manifest for our platform: its descriptor. */
 static const struct json *index_pick(const struct json *index, const char *what)
 {
-	const struct json *list = json_get(index, "manifests"), *e, *best = NULL;
-	int score, top = 0;
+	const struct json *list = json_get(index, "manifests"), *best;
+	struct reg_platform got;
 
-	for (e = list && list->type == JSON_ARRAY ? list->child : NULL; e; e = e->next) {
-		const struct json *pl = json_get(e, "platform");
-
-		score = pl ? plat_score(pl) : 0;
-		if (score > top)
-			top = score, best = e;
+	if (!list || list->type != JSON_ARRAY) {
+		err_set("%s: an index without manifests", what);
+		return NULL;
 	}
-	if (!best)
-		err_set("%s: no image for %s/%s%s%s", what, plat_os, plat_arch,
-		    *plat_variant ? "/" : "", plat_variant);
+	if (!plat() || !(best = reg_index_pick(index, plat(), &got)))
+		err_ctx("%s", what);
 	return best;
 }
 
@@ -13524,7 +16410,7 @@ static int load_layout(struct load *ld)
 		const struct json *pl = json_get(e, "platform");
 
 		/* a flat multi-platform index: only ours */
-		if (pl && !plat_score(pl))
+		if (pl && !plat_fits(e))
 			continue;
 		ann = json_get(e, "annotations");
 		name = jstr(ann, "io.containerd.image.name");
@@ -13539,7 +16425,8 @@ static int load_layout(struct load *ld)
 		n++;
 	}
 	if (rc == 0 && !n)
-		rc = err_set("%s: no image for %s/%s in index.json", ld->src->path, plat_os, plat_arch);
+		rc = !plat() ? -1 : err_set("%s: no image for %s/%s%s%s in index.json", ld->src->path,
+		    plat_want.os, plat_want.arch, plat_want.variant[0] ? "/" : "", plat_want.variant);
 	arena_free(&a);
 	return rc;
 }
@@ -13606,6 +16493,184 @@ out:
 	free(ctext);
 	arena_free(&a);
 	return rc;
+}
+
+/* ------------------------------------------------------------ pull --- */
+
+/* A pull: the manifest and config into memory, then each layer the store
+ * lacks (by chainID) streamed from the registry through sha256, gunzip or
+ * zstd and tar into tmp/, installed when its blob digest and diff_id both
+ * check out. Nothing compressed is kept; a pull that is killed leaves
+ * whole layers, which the next pull of the image finds and skips. */
+
+struct pull_opts {
+	struct reg_opts reg;
+	int quiet;
+};
+
+/* One layer's download, as the store's stream function sees it. */
+struct pull_layer {
+	struct reg_client *rc;
+	const struct reg_desc *d;
+	int (*sink)(void *, const void *, size_t);
+	void *ctx;
+	uint64_t got;
+	int64_t t0, shown;
+	int quiet, tty;
+	char name[24];                  /* "sha256:" and 12 hex digits */
+};
+
+/* Bytes per second as people read it; integers only. */
+static const char *pull_rate(uint64_t bytes, int64_t ms, char *out, size_t n)
+{
+	char h[32];
+
+	if (ms < 1)
+		ms = 1;
+	strf(out, n, "%s/s", human_size(bytes * 1000 / (uint64_t)ms, h, sizeof h));
+	return out;
+}
+
+/* On a terminal, the layer's line rewritten in place (at most 5 times a
+ * second); elsewhere one line when it is done. */
+static void pull_progress(struct pull_layer *pl, int done)
+{
+	char a[32], b[32], r[32];
+	int64_t now = now_ms();
+
+	if (pl->quiet || (!done && (!pl->tty || now - pl->shown < 200)))
+		return;
+	pl->shown = now;
+	human_size(pl->got, a, sizeof a);
+	human_size(pl->d->size, b, sizeof b);
+	pull_rate(pl->got, now - pl->t0, r, sizeof r);
+	if (done && now - pl->t0 < 1000)
+		say(2, "%s%s: %s in %lld ms, %s\n", pl->tty ? "\r\033[K" : "", pl->name, b,
+		    (long long)(now - pl->t0), r);
+	else if (done)
+		say(2, "%s%s: %s in %lld.%llds, %s\n", pl->tty ? "\r\033[K" : "", pl->name, b,
+		    (long long)((now - pl->t0) / 1000), (long long)((now - pl->t0) % 1000 / 100), r);
+	else
+		say(2, "\r\033[K%s: %s of %s, %s", pl->name, a, b, r);
+}
+
+static int pull_sink(void *v, const void *p, size_t n)
+{
+	struct pull_layer *pl = v;
+
+	pl->got += n;
+	pull_progress(pl, 0);
+	return pl->sink(pl->ctx, p, n);
+}
+
+static int pull_stream(void *src, void *ctx, int (*sink)(void *, const void *, size_t))
+{
+	struct pull_layer *pl = src;
+
+	pl->sink = sink;
+	pl->ctx = ctx;
+	pl->t0 = pl->shown = now_ms();
+	if (reg_blob(pl->rc, pl->d, pull_sink, pl) < 0) {
+		if (pl->tty && !pl->quiet)
+			say(2, "\n");
+		return -1;
+	}
+	return 0;
+}
+
+static int pull_media_ok(const struct reg_image *img)
+{
+	static const char *const layer_types[] = {
+		"application/vnd.oci.image.layer.v1.tar",
+		"application/vnd.oci.image.layer.v1.tar+gzip",
+		"application/vnd.oci.image.layer.v1.tar+zstd",
+		"application/vnd.docker.image.rootfs.diff.tar.gzip",
+		"application/vnd.docker.image.rootfs.diff.tar",
+	};
+	const char *mt = img->config.media_type;
+	size_t k, j;
+
+	if (mt && strcmp(mt, "application/vnd.oci.image.config.v1+json") &&
+	    strcmp(mt, "application/vnd.docker.container.image.v1+json"))
+		return err_set("config of media type %s: not a container image (an artifact?)", mt);
+	for (k = 0; k < img->nlayers; k++) {
+		mt = img->layers[k].media_type;
+		for (j = 0; mt && j < LEN(layer_types) && strcmp(mt, layer_types[j]); j++)
+			;
+		if (mt && j == LEN(layer_types))
+			return err_set("layer %zu: media type %s is not supported%s", k + 1, mt,
+			    strstr(mt, "foreign") || strstr(mt, "nondistributable") ?
+			    " (a foreign layer: a Windows image?)" : "");
+	}
+	return 0;
+}
+
+/* Pulls reference into the store and records it: under its name, or,
+ * pulled by digest, nameless but found by that digest. */
+static int pull_image(struct store *st, struct images *im, const char *reference,
+    const struct pull_opts *o, char *recorded, size_t rlen)
+{
+	static struct reg_client rc;    /* 34 KB: not for the stack */
+	struct reg_image img;
+	struct arena a = {0};
+	struct load ld = { st, NULL, im, NULL, 0 };
+	struct layer *layers = NULL;
+	const struct json *cfg;
+	char *ctext = NULL, cput[72], mput[72], full[REF_STR_MAX], what[REF_STR_MAX + 32];
+	size_t k;
+	int rc_ = -1, r;
+
+	memset(&img, 0, sizeof img);
+	if (reg_open(&rc, reference, &o->reg) < 0 || ref_format(&rc.ref, full, sizeof full) < 0)
+		goto out;
+	strf(what, sizeof what, "%s", full);
+	if (!o->quiet)
+		say(2, "Pulling %s\n", full);
+	if (reg_manifest(&rc, &img) < 0 || pull_media_ok(&img) < 0)
+		goto out;
+	if (!o->quiet)
+		say(2, "Manifest %s%s%s\n", img.digest, img.platform[0] ? " for " : "", img.platform);
+	if (reg_blob_read(&rc, &img.config, SB_CONFIG_MAX, &ctext) < 0 ||
+	    !(cfg = json_parse(&a, ctext, strlen(ctext))) ||
+	    !(layers = calloc(img.nlayers + 1, sizeof *layers)) ||
+	    load_chain(cfg, layers, img.nlayers, what) < 0)
+		goto out;
+	if (store_put_blob(st, img.manifest, img.manifest_len, mput) < 0 ||
+	    store_put_blob(st, ctext, strlen(ctext), cput) < 0)
+		goto out;
+	for (k = 0; k < img.nlayers; k++) {
+		struct pull_layer pl;
+
+		memset(&pl, 0, sizeof pl);
+		pl.rc = &rc;
+		pl.d = &img.layers[k];
+		pl.quiet = o->quiet;
+		pl.tty = isatty(2);
+		strf(pl.name, sizeof pl.name, "%.19s", img.layers[k].digest);
+		if ((r = store_add_layer(st, pull_stream, &pl, NULL, layers[k].diff, &layers[k])) < 0) {
+			err_ctx("%s: layer %zu", what, k + 1);
+			goto out;
+		}
+		if (r == 1 && !o->quiet)
+			say(2, "%s: already present\n", pl.name);
+		else
+			pull_progress(&pl, 1);
+	}
+	if (load_record(&ld, rc.ref.digest[0] ? NULL : full, cput, mput, jstr(cfg, "created"),
+	    layers, img.nlayers) < 0)
+		goto out;
+	for (k = 0; k < im->n; k++)
+		if (!strcmp(im->v[k].id, cput) && !strcmp(im->v[k].manifest, mput) && img.index_digest[0])
+			strf(im->v[k].index, sizeof im->v[k].index, "%s", img.index_digest);
+	strf(recorded, rlen, "%s", full);
+	rc_ = 0;
+out:
+	free(layers);
+	free(ctext);
+	arena_free(&a);
+	reg_image_free(&img);
+	reg_close(&rc);
+	return rc_;
 }
 
 /* ------------------------------------------------------------- gc --- */
@@ -13747,23 +16812,6 @@ static uint64_t image_size(const struct image *img)
 	for (k = 0; k < img->nlayers; k++)
 		n += img->layers[k].size;
 	return n;
-}
-
-/* Sizes for people, in integers: 1.5MB, 230MB, 2.1GB. */
-static const char *human_size(uint64_t n, char *out, size_t len)
-{
-	static const char *const units[] = { "B", "kB", "MB", "GB", "TB" };
-	uint64_t scale = 1;
-	size_t u = 0;
-
-	while (u + 1 < LEN(units) && n >= scale * 1000)
-		scale *= 1000, u++;
-	if (u && n / scale < 10)
-		strf(out, len, "%llu.%llu%s", (unsigned long long)(n / scale),
-		    (unsigned long long)(n % scale * 10 / scale), units[u]);
-	else
-		strf(out, len, "%llu%s", (unsigned long long)(n / scale), units[u]);
-	return out;
 }
 
 /* The image's config, read and parsed into a. */
@@ -16116,6 +19164,101 @@ static int cmd_load(int argc, char **argv, int i)
 	return rc < 0 ? fail(path) : 0;
 }
 
+/* --insecure-registry HOST[:PORT]: the registry the reference names is
+ * that one (a HOST alone stands for any of its ports). */
+static int insecure_match(const char *const *list, const char *reference)
+{
+	struct ref r;
+	size_t n;
+
+	if (ref_parse(&r, reference) < 0)
+		return 0;
+	for (; *list; list++) {
+		n = strlen(*list);
+		if (!strcmp(*list, r.domain) || (!strchr(*list, ':') && !strncmp(*list, r.domain, n) &&
+		    r.domain[n] == ':'))
+			return 1;
+	}
+	return 0;
+}
+
+/* Credentials: --authfile, else Docker's (DOCKER_CONFIG, ~/.docker). */
+static const char *auth_file_default(char *buf, size_t n)
+{
+	const char *d = getenv("DOCKER_CONFIG"), *home = getenv("HOME");
+
+	if (d && pathf(buf, n, "%s/config.json", d) == 0)
+		return buf;
+	if (home && pathf(buf, n, "%s/.docker/config.json", home) == 0 && access(buf, R_OK) == 0)
+		return buf;
+	return NULL;
+}
+
+static int cmd_pull(int argc, char **argv, int i)
+{
+	const char *platform = NULL, *authfile = NULL, *creds = NULL, *ca[64] = { NULL };
+	const char *insecure[64] = { NULL }, *timeout = NULL;
+	char afile[PATH_MAX], user[256], name[REF_STR_MAX];
+	long long secs;
+	struct opt opts[] = {
+		{ "quiet", 'q', NULL, NULL, NULL },
+		{ "platform", 0, &platform, NULL, NULL },
+		{ "ca", 0, NULL, NULL, ca },
+		{ "insecure-registry", 0, NULL, NULL, insecure },
+		{ "authfile", 0, &authfile, NULL, NULL },
+		{ "creds", 0, &creds, NULL, NULL },
+		{ "timeout", 0, &timeout, NULL, NULL },
+		{ NULL, 0, NULL, NULL, NULL },
+	};
+	struct pull_opts po;
+	struct store st;
+	struct images im;
+	const char *ref;
+	int rc;
+
+	memset(&po, 0, sizeof po);
+	opts[0].flag = &po.quiet;
+	if (opts_parse(argc, argv, &i, opts) < 0)
+		return 1;
+	if (i != argc - 1)
+		return usage_error(i < argc ? "unexpected argument %s" : "missing the image to pull",
+		    argv[i + (i < argc)]), 1;
+	ref = argv[i];
+	if (timeout && parse_ll(timeout, 1, 3600, &secs) < 0)
+		return usage_error("--timeout %s: seconds, 1 to 3600", timeout), 1;
+	po.reg.timeout_ms = timeout ? (int)secs * 1000 : 0;
+	po.reg.platform = platform;
+	po.reg.extra_ca = ca;
+	po.reg.insecure = insecure_match(insecure, ref);
+	if (creds) {
+		size_t n = strcspn(creds, ":");
+
+		if (n >= sizeof user)
+			return usage_error("--creds: user name too long"), 1;
+		memcpy(user, creds, n);
+		user[n] = 0;
+		po.reg.user = user;
+		po.reg.password = creds[n] ? creds + n + 1 : "";
+	} else {
+		po.reg.auth_file = authfile ? authfile : auth_file_default(afile, sizeof afile);
+	}
+	if ((platform && plat_set(platform) < 0) || store_open(&st, cli_store, 1) < 0)
+		return fail(ref);
+	if (images_load(&st, &im) < 0) {
+		store_close(&st);
+		return fail(ref);
+	}
+	rc = pull_image(&st, &im, ref, &po, name, sizeof name);
+	if (rc == 0)
+		rc = images_save(&st, &im);
+	images_free(&im);
+	store_close(&st);
+	if (rc < 0)
+		return fail(ref);
+	say(1, "%s\n", name);
+	return 0;
+}
+
 static int cmd_images(int argc, char **argv, int i)
 {
 	const char *format = "table";
@@ -18236,7 +21379,7 @@ int sandbox_main(int argc, char **argv)
 		{ "spec", cmd_spec }, { "start", cmd_start }, { "state", cmd_state },
 		{ "kill", cmd_kill }, { "delete", cmd_delete }, { "list", cmd_list },
 		{ "ps", cmd_ps }, { "exec", cmd_exec }, { "update", cmd_update },
-		{ "features", cmd_features }, { "load", cmd_load }, { "images", cmd_images },
+		{ "features", cmd_features }, { "load", cmd_load }, { "pull", cmd_pull }, { "images", cmd_images },
 		{ "rmi", cmd_rmi }, { "inspect", cmd_inspect }, { "unpack", cmd_unpack },
 		{ "export", cmd_export }, { "commit", cmd_commit },
 	};

@@ -1,6 +1,6 @@
 /* bench/timeit.c: times commands side by side.
  *
- *	timeit N FILE
+ *	timeit N FILE [PREP]
  *
  * FILE has one command per line: "NAME [ns=MNTNS] ARGV...", split on
  * spaces. The commands run N rounds, interleaved (one of each per round),
@@ -8,7 +8,11 @@
  * (a bind-mounted /proc/PID/ns/mnt) enters it after the fork, so that its
  * time is only its own. Prints per command the median, 10th and 90th
  * percentile wall time and the peak RSS (ru_maxrss of the process tree:
- * the largest single process). Exits 1 if any run failed. */
+ * the largest single process). Exits 1 if any run failed.
+ *
+ * PREP, when given, is a shell command run before each run, untimed, with
+ * the command's name as $1: what a run must not inherit from the last one
+ * (its output, dirty pages) is undone there and not counted. */
 #define _GNU_SOURCE
 #include <fcntl.h>
 #include <sched.h>
@@ -28,6 +32,8 @@ struct cmd {
 	long maxrss;
 	int failed;
 };
+
+static const char *prep;
 
 static long long now_us(void)
 {
@@ -50,11 +56,24 @@ static int cmp(const void *a, const void *b)
 static int run(struct cmd *c, int round)
 {
 	struct rusage ru;
-	long long t0 = now_us();
+	long long t0;
 	int st, fd;
-	pid_t p = fork();
+	pid_t p;
 
-	if (p < 0)
+	if (prep) {
+		if ((p = fork()) < 0)
+			return -1;
+		if (p == 0) {
+			execl("/bin/sh", "sh", "-c", prep, "sh", c->name, (char *)NULL);
+			_exit(127);
+		}
+		if (waitpid(p, &st, 0) < 0 || !WIFEXITED(st) || WEXITSTATUS(st)) {
+			fprintf(stderr, "timeit: %s: PREP failed\n", c->name);
+			c->failed = 1;
+		}
+	}
+	t0 = now_us();
+	if ((p = fork()) < 0)
 		return -1;
 	if (p == 0) {
 		int null = open("/dev/null", O_RDWR);
@@ -88,10 +107,11 @@ int main(int argc, char **argv)
 	int n, ncmd = 0, i, r, bad = 0;
 	FILE *f;
 
-	if (argc != 3 || (n = atoi(argv[1])) < 1 || !(f = fopen(argv[2], "r"))) {
-		fprintf(stderr, "usage: timeit N FILE\n");
+	if (argc < 3 || argc > 4 || (n = atoi(argv[1])) < 1 || !(f = fopen(argv[2], "r"))) {
+		fprintf(stderr, "usage: timeit N FILE [PREP]\n");
 		return 2;
 	}
+	prep = argv[3];
 	while (ncmd < 16 && fgets(line, sizeof line, f)) {
 		struct cmd *c = &cmds[ncmd];
 		int a = 0;

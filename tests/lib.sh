@@ -48,6 +48,13 @@ expect_match() {
 	fi
 }
 
+# flip_byte FILE OFFSET: changes the byte there (to another value, always).
+flip_byte() {
+	b=$(dd if="$1" bs=1 skip="$2" count=1 2>/dev/null | od -An -tu1 | tr -d ' ')
+	printf "$(printf '\\%03o' $(((${b:-0} + 1) % 256)))" |
+		dd of="$1" bs=1 seek="$2" conv=notrunc 2>/dev/null
+}
+
 # A busybox rootfs: the static busybox and a link per applet.
 make_rootfs() {
 	dir=$1

@@ -101,7 +101,7 @@ echo four >"$T/l4/four"
 mbad=$("$mkimage" "$T/bad" docker.io/library/bad:1 "$T/base" "$T/l4")
 # the top layer's blob: the base is in the store, and rightly not read
 blob=$(sed 's/.*"digest":"sha256:\([0-9a-f]*\)","size":[0-9]*}\]}$/\1/' "$T/bad/blobs/sha256/${mbad#sha256:}")
-printf 'X' | dd of="$T/bad/blobs/sha256/$blob" bs=1 seek=100 conv=notrunc 2>/dev/null
+flip_byte "$T/bad/blobs/sha256/$blob" 100
 before=$(layer_dirs)
 rc=0
 sb load "$T/bad" >"$T/bad.out" 2>&1 || rc=$?
