@@ -15430,8 +15430,11 @@ static int proc_find(const char *file, const char *const *env, char *out, size_t
  *   blobs/sha256/HEX       manifests and configs, by digest
  *   layers/CHAIN/diff      a layer unpacked in overlayfs's form, by chainID
  *   layers/CHAIN/meta      "DIFF_ID SIZE\n": the tar's digest and length
+ *   layers/CHAIN/flat      the layers up to CHAIN squashed into one, for
+ *                          images with more than overlayfs takes here
  *   layers/l/SHORT         -> ../CHAIN/diff: short names for the overlay
  *                          mount string, which holds at most a page
+ *   layers/l/SHORTf        -> ../CHAIN/flat
  *   images.json            names and tags -> image, layers
  *   containers/ID/         upper, work, init of an image's container; meta
  *   tmp/                   what is being made; emptied by the next writer
@@ -16751,6 +16754,8 @@ static int store_gc(struct store *s, const struct images *im)
 			if (chain_in(used, n, name))
 				continue;
 			strf(link, sizeof link, "l/%.16s", e->d_name);
+			unlinkat(dirfd(d), link, 0);
+			strf(link, sizeof link, "l/%.16sf", e->d_name);
 			unlinkat(dirfd(d), link, 0);
 			dbg("store: layer %s is not used: removed", name);
 			rc = rm_tree_at(dirfd(d), e->d_name, 0);
@@ -19478,6 +19483,47 @@ static int image_flatten(struct store *s, const struct image *img, int dirfd)
 	return rc;
 }
 
+/* Overlayfs is given at most SB_OVL_MAX_LOWER lower layers, the init
+ * layer one of them: an image with more has its bottom layers squashed
+ * into layers/CHAIN/flat of the last of them (made once, shared by every
+ * image with that bottom, removed with that layer). How many are squashed: */
+static size_t ovl_squashed(const struct image *img)
+{
+	return img->nlayers + 1 > SB_OVL_MAX_LOWER ? img->nlayers + 2 - SB_OVL_MAX_LOWER : 0;
+}
+
+/* The flat directory of the image's k bottom layers, and its short name. */
+static int store_flat(struct store *s, const struct image *img, size_t k)
+{
+	const char *chain = digest_hex(img->layers[k - 1].chain);
+	char dst[128], tmp[PATH_MAX], link[64], target[100];
+	struct image bottom = *img;
+	int fd, rc;
+
+	strf(dst, sizeof dst, "layers/%s/flat", chain);
+	if (faccessat(s->fd, dst, F_OK, AT_SYMLINK_NOFOLLOW) < 0) {
+		dbg("store: squashing the %zu bottom layers of %s into %s", k, img->id, dst);
+		if (store_tmpdir(s, "flat", tmp, sizeof tmp) < 0)
+			return -1;
+		if ((fd = openat(s->fd, tmp, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0) {
+			rm_tree_at(s->fd, tmp, 0);
+			return err_sys("store: %s", tmp);
+		}
+		bottom.nlayers = k;
+		rc = fchmod(fd, 0755) < 0 ? err_sys("store: %s", tmp) : image_flatten(s, &bottom, fd);
+		close(fd);
+		if (rc < 0 || store_install(s, tmp, dst) < 0) {
+			rm_tree_at(s->fd, tmp, 0);
+			return err_ctx("squash the bottom %zu layers of %s", k, img->id);
+		}
+	}
+	strf(link, sizeof link, "layers/l/%.16sf", chain);
+	strf(target, sizeof target, "../%s/flat", chain);
+	if (symlinkat(target, s->fd, link) < 0 && errno != EEXIST)
+		return err_sys("store: %s", link);
+	return 0;
+}
+
 static int cmd_unpack(int argc, char **argv, int i)
 {
 	struct store st;
@@ -19723,7 +19769,7 @@ static int image_spec(struct store *s, const struct image *img, const struct ima
 	struct arena a = {0};
 	const struct json *cfg, *cc, *ep, *cm, *e;
 	const char *env[256];
-	size_t nenv = 0, k, nargs = 0;
+	size_t nenv = 0, k, nargs = 0, squashed;
 	const char *hostname = io->hostname ? io->hostname : id;
 	long long v;
 	int rc = -1;
@@ -19886,8 +19932,11 @@ static int image_spec(struct store *s, const struct image *img, const struct ima
 	json_put_str(b, storage);
 	buf_puts(b, "},\"org.sandbox.overlay\":{\"layers\":");
 	buf_printf(b, "\"%s/layers\",\"lower\":[\"%s/init\"", s->root, storage);
-	for (k = img->nlayers; k-- > 0; )
+	squashed = ovl_squashed(img);
+	for (k = img->nlayers; k-- > squashed; )
 		buf_printf(b, ",\"l/%.16s\"", digest_hex(img->layers[k].chain));
+	if (squashed)
+		buf_printf(b, ",\"l/%.16sf\"", digest_hex(img->layers[squashed - 1].chain));
 	buf_printf(b, "],\"upper\":\"%s/upper\",\"work\":\"%s/work\"}}\n", storage, storage);
 	rc = b->oom ? err_set("out of memory") : 0;
 out:
@@ -19953,6 +20002,8 @@ static int store_container(struct store *s, const struct image *img, const char 
 			goto out;
 		}
 	}
+	if (ovl_squashed(img) && store_flat(s, img, ovl_squashed(img)) < 0)
+		goto out;
 	strf(path, sizeof path, "%s/layers", tmp);
 	if (b.oom || store_write_file(s, path, b.p, b.len) < 0 || store_install(s, tmp, dst) < 0)
 		goto out;

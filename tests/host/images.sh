@@ -226,6 +226,38 @@ else
 	skip "unpack compared with umoci: umoci not installed"
 fi
 
+# --- more layers than overlayfs is given: the bottom ones squashed
+# 150 layers: the busybox base, then one file each; layer 20 deletes the
+# file of layer 5 (both squashed), layer 100 that of layer 10 (across the
+# squash), layer 140 makes /d opaque (its files from layer 3 and 130 go)
+mkdir -p "$T/many"
+many=$T/base
+for i in $(seq 2 150); do
+	mkdir -p "$T/many/$i/layers"
+	echo "$i" >"$T/many/$i/layers/$i"
+	many="$many $T/many/$i"
+done
+mkdir -p "$T/many/3/d" "$T/many/130/d" "$T/many/140/d"
+echo old >"$T/many/3/d/three" && echo old >"$T/many/130/d/onethirty" && echo new >"$T/many/140/d/new"
+touch "$T/many/140/d/.wh..wh..opq" "$T/many/20/layers/.wh.5" "$T/many/100/layers/.wh.10"
+# shellcheck disable=SC2086
+"$mkimage" "$T/many-oci" many:1 $many >/dev/null
+check "150 layers: load" sb load "$T/many-oci"
+rc=0
+out=$(sb run --image many:1 --rm many1 -- sh -c 'ls /layers | wc -l; cat /layers/150 /layers/2; ls /layers/5 /layers/10 2>&1 | wc -l; ls /d' 2>&1) || rc=$?
+expect "150 layers: a container runs, the bottom layers squashed, whiteouts across the squash applied" "0: 147
+150
+2
+2
+new" "$rc: $out"
+expect "150 layers: the squash is kept in the store, once" 1 "$(ls -d "$ST"/layers/*/flat | wc -l)"
+rc=0
+out=$(sb run --image many:1 --rm many2 -- cat /layers/33 2>&1) || rc=$?
+expect "150 layers: a second container shares the squash" "0: 33 1" "$rc: $out $(ls -d "$ST"/layers/*/flat | wc -l)"
+sb rmi many:1 >/dev/null
+expect "150 layers: rmi removes the squash and its short name" "0 0" \
+	"$(ls -d "$ST"/layers/*/flat 2>/dev/null | wc -l) $(ls "$ST/layers/l" | grep -c 'f$')"
+
 # --- rmi and the GC: layers go when nothing uses them
 for n in bb:2 bb:3 multi:native multi:s390x big:1; do sb rmi "$n" >/dev/null; done
 before=$(layer_dirs)
