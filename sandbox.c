@@ -7473,15 +7473,266 @@ static ssize_t http_send_some(struct http_client *cl, struct http_conn *c,
 	}
 }
 
+/* ---- names: numbers, /etc/hosts, DNS ------------------------------------- */
+
+/* A name becomes addresses here, not through getaddrinfo(3): musl's
+ * resolver brings stdio, qsort and its configuration machinery, some
+ * 20 KB of a static binary, for what a registry name needs: a literal,
+ * a line of /etc/hosts, or an A/AAAA query over UDP (RFC 1035) to the
+ * nameservers of /etc/resolv.conf, with its search domains for names
+ * without a dot. IPv4 addresses are tried first: routers that have IPv6
+ * at all often have it half-configured. */
+
+#define DNS_ADDRS 8
+
+struct dns_addr {
+	int family;                     /* AF_INET, AF_INET6 */
+	unsigned char a[16];
+};
+
+struct dns_answer {
+	struct dns_addr v[DNS_ADDRS];
+	int n;
+};
+
+static void dns_add(struct dns_answer *r, int family, const void *a)
+{
+	int i;
+
+	for (i = 0; i < r->n; i++)
+		if (r->v[i].family == family && !memcmp(r->v[i].a, a, family == AF_INET ? 4 : 16))
+			return;
+	if (r->n < DNS_ADDRS) {
+		r->v[r->n].family = family;
+		memcpy(r->v[r->n++].a, a, family == AF_INET ? 4 : 16);
+	}
+}
+
+static int dns_literal(const char *name, struct dns_answer *r)
+{
+	unsigned char a[16];
+
+	if (inet_pton(AF_INET, name, a) == 1)
+		dns_add(r, AF_INET, a);
+	else if (inet_pton(AF_INET6, name, a) == 1)
+		dns_add(r, AF_INET6, a);
+	return r->n;
+}
+
+/* /etc/hosts: "ADDRESS NAME [ALIAS...]" lines, '#' comments. */
+static int dns_hosts(const char *name, struct dns_answer *r)
+{
+	char *text = read_file("/etc/hosts", 1 << 20, NULL), *line, *next, *f, *addr;
+	static const char ws[] = " \t\r";
+
+	for (line = text; line && *line; line = next) {
+		next = line + strcspn(line, "\n");
+		if (*next)
+			*next++ = 0;
+		line[strcspn(line, "#")] = 0;
+		addr = line + strspn(line, ws);
+		f = addr + strcspn(addr, ws);
+		while (*f) {
+			size_t n;
+
+			*f++ = 0;
+			f += strspn(f, ws);
+			n = strcspn(f, ws);
+			if (n && n == strlen(name) && !strncasecmp(f, name, n)) {
+				struct dns_answer one = { .n = 0 };
+
+				if (dns_literal(addr, &one))
+					dns_add(r, one.v[0].family, one.v[0].a);
+			}
+			f += n;
+		}
+	}
+	free(text);
+	if (!r->n && !strcasecmp(name, "localhost")) {
+		static const unsigned char lo4[4] = { 127, 0, 0, 1 }, lo6[16] = { [15] = 1 };
+
+		dns_add(r, AF_INET, lo4);
+		dns_add(r, AF_INET6, lo6);
+	}
+	return r->n;
+}
+
+/* A query for name (a fully qualified one) of type 1 (A) or 28 (AAAA). */
+static int dns_query(unsigned char *q, const char *name, unsigned id, int type)
+{
+	size_t len = 12, n;
+	const char *p = name;
+
+	memset(q, 0, 12);
+	q[0] = (unsigned char)(id >> 8), q[1] = (unsigned char)id;
+	q[2] = 1;                       /* recursion desired */
+	q[5] = 1;                       /* one question */
+	while (*p) {
+		n = strcspn(p, ".");
+		if (!n || n > 63 || len + n + 6 > 270)
+			return -1;
+		q[len++] = (unsigned char)n;
+		memcpy(q + len, p, n);
+		len += n;
+		p += n + (p[n] == '.');
+	}
+	q[len++] = 0;
+	q[len++] = 0, q[len++] = (unsigned char)type;
+	q[len++] = 0, q[len++] = 1;     /* class IN */
+	return (int)len;
+}
+
+/* Skips a (possibly compressed) name at p; NULL if it runs past end. */
+static const unsigned char *dns_skip_name(const unsigned char *p, const unsigned char *end)
+{
+	while (p < end) {
+		if (*p >= 0xc0)
+			return p + 2 <= end ? p + 2 : NULL;
+		if (*p > 63)
+			return NULL;
+		if (!*p)
+			return p + 1;
+		p += *p + 1;
+	}
+	return NULL;
+}
+
+/* The A and AAAA records of a response to id; -1 if malformed or not
+ * ours, else its RCODE (3: no such name). */
+static int dns_parse(const unsigned char *m, size_t len, unsigned id, struct dns_answer *r)
+{
+	const unsigned char *p = m + 12, *end = m + len;
+	unsigned an, type, rdlen;
+
+	if (len < 12 || (unsigned)(m[0] << 8 | m[1]) != id || !(m[2] & 0x80) ||
+	    (m[4] << 8 | m[5]) != 1)
+		return -1;
+	if (!(p = dns_skip_name(p, end)) || (p += 4) > end)
+		return -1;
+	for (an = (unsigned)(m[6] << 8 | m[7]); an--; p += rdlen) {
+		if (!(p = dns_skip_name(p, end)) || p + 10 > end)
+			break;
+		type = (unsigned)(p[0] << 8 | p[1]);
+		rdlen = (unsigned)(p[8] << 8 | p[9]);
+		p += 10;
+		if (p + rdlen > end)
+			break;
+		if (type == 1 && rdlen == 4)
+			dns_add(r, AF_INET, p);
+		else if (type == 28 && rdlen == 16)
+			dns_add(r, AF_INET6, p);
+	}
+	return m[3] & 15;
+}
+
+/* Asks each nameserver for A and AAAA of name, two rounds of timeout_ms. */
+static int dns_ask(const char *name, char (*ns)[64], int nns, int timeout_ms,
+    struct dns_answer *r)
+{
+	unsigned char q[2][280], m[1500];
+	unsigned id[2];
+	int len[2], k, t, round, fd, rc = -1, answered = 0;
+
+	if (getrandom(id, sizeof id, 0) != sizeof id)
+		id[0] = (unsigned)now_ms(), id[1] = id[0] ^ 0x5a5a;
+	for (t = 0; t < 2; t++)
+		if ((len[t] = dns_query(q[t], name, id[t] &= 0xffff, t ? 28 : 1)) < 0)
+			return err_set("not a valid host name");
+	for (round = 0; round < 2 && answered < 2; round++) {
+		for (k = 0; k < nns && answered < 2; k++) {
+			union { struct sockaddr sa; struct sockaddr_in v4; struct sockaddr_in6 v6; } sa;
+			struct pollfd pf;
+			int64_t until;
+
+			memset(&sa, 0, sizeof sa);
+			if (inet_pton(AF_INET, ns[k], &sa.v4.sin_addr) == 1)
+				sa.v4.sin_family = AF_INET, sa.v4.sin_port = htons(53);
+			else if (inet_pton(AF_INET6, ns[k], &sa.v6.sin6_addr) == 1)
+				sa.v6.sin6_family = AF_INET6, sa.v6.sin6_port = htons(53);
+			else
+				continue;
+			if ((fd = socket(sa.sa.sa_family, SOCK_DGRAM | SOCK_CLOEXEC, 0)) < 0)
+				return err_sys("dns: socket");
+			if (connect(fd, &sa.sa, sa.sa.sa_family == AF_INET ? sizeof sa.v4 : sizeof sa.v6) < 0 ||
+			    send(fd, q[0], (size_t)len[0], 0) < 0 || send(fd, q[1], (size_t)len[1], 0) < 0) {
+				dbg("dns: %s: %s", ns[k], strerror(errno));
+				close(fd);
+				continue;
+			}
+			pf.fd = fd, pf.events = POLLIN;
+			for (until = now_ms() + timeout_ms, answered = 0; answered < 2; ) {
+				int64_t left = until - now_ms();
+				ssize_t n;
+
+				if (left <= 0 || poll(&pf, 1, (int)left) <= 0)
+					break;
+				if ((n = recv(fd, m, sizeof m, 0)) < 0)
+					break;
+				for (t = 0; t < 2; t++) {
+					int code = dns_parse(m, (size_t)n, id[t], r);
+
+					if (code >= 0) {
+						answered++;
+						rc = code == 3 && rc < 0 ? 3 : code == 0 ? 0 : rc;
+					}
+				}
+			}
+			close(fd);
+		}
+	}
+	if (!answered && rc < 0)
+		return err_set("no answer from the nameservers of /etc/resolv.conf");
+	return r->n ? 0 : rc == 3 || rc == 0 ? 3 : err_set("the nameserver failed (rcode %d)", rc);
+}
+
+/* name into r: a literal, /etc/hosts, or DNS (search domains first for a
+ * name without a dot, as the resolver's ndots:1 does). */
+static int dns_resolve(const char *name, int timeout_ms, struct dns_answer *r)
+{
+	char ns[3][64], search[6][128], fq[300], *conf, *line, *next;
+	int nns = 0, nsearch = 0, i, rc;
+
+	memset(r, 0, sizeof *r);
+	if (dns_literal(name, r) || dns_hosts(name, r))
+		return 0;
+	conf = read_file("/etc/resolv.conf", 1 << 16, NULL);
+	for (line = conf; line && *line; line = next) {
+		char *w = line;
+
+		next = line + strcspn(line, "\n");
+		if (*next)
+			*next++ = 0;
+		w += strspn(w, " \t");
+		if (!strncmp(w, "nameserver", 10) && strchr(" \t", w[10]) && nns < 3) {
+			w += 10 + strspn(w + 10, " \t");
+			strf(ns[nns++], sizeof ns[0], "%.*s", (int)strcspn(w, " \t\r#%"), w);
+		} else if ((!strncmp(w, "search", 6) || !strncmp(w, "domain", 6)) && strchr(" \t", w[6])) {
+			for (w += 6, nsearch = 0; nsearch < 6 && *(w += strspn(w, " \t\r")); w += strcspn(w, " \t\r"))
+				strf(search[nsearch++], sizeof search[0], "%.*s", (int)strcspn(w, " \t\r"), w);
+		}
+	}
+	free(conf);
+	if (!nns)
+		strcpy(ns[nns++], "127.0.0.1"); /* what resolv.conf(5) says */
+	for (i = strchr(name, '.') ? nsearch : 0; i < nsearch; i++) {
+		strf(fq, sizeof fq, "%s.%s", name, search[i]);
+		if ((rc = dns_ask(fq, ns, nns, timeout_ms, r)) <= 0)
+			return rc;
+	}
+	if ((rc = dns_ask(name, ns, nns, timeout_ms, r)) <= 0)
+		return rc;
+	return err_set("no such host");
+}
+
 /* Connects one address without blocking past the connect timeout;
  * returns 0 or an errno value. */
-static int http_dial_one(struct http_client *cl, int fd, const struct addrinfo *ai)
+static int http_dial_one(struct http_client *cl, int fd, const struct sockaddr *sa, socklen_t len)
 {
 	struct pollfd pf = { fd, POLLOUT, 0 };
-	socklen_t len = sizeof(int);
+	socklen_t elen = sizeof(int);
 	int r, e = 0;
 
-	if (connect(fd, ai->ai_addr, ai->ai_addrlen) == 0)
+	if (connect(fd, sa, len) == 0)
 		return 0;
 	if (errno != EINPROGRESS)
 		return errno;
@@ -7491,39 +7742,47 @@ static int http_dial_one(struct http_client *cl, int fd, const struct addrinfo *
 		return errno;
 	if (r == 0)
 		return ETIMEDOUT;
-	if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &e, &len) < 0)
+	if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &e, &elen) < 0)
 		return errno;
 	return e;
 }
 
 static int http_dial(struct http_client *cl, struct http_conn *c)
 {
-	struct addrinfo hints, *res, *ai;
-	char port[8], why[128];
-	int fd = -1, e = ECONNREFUSED, r, one = 1;
+	struct dns_answer r;
+	int fd = -1, e = ECONNREFUSED, one = 1, i, pass;
 
-	memset(&hints, 0, sizeof hints);
-	hints.ai_socktype = SOCK_STREAM;
-	hints.ai_flags = AI_NUMERICSERV;
-	strf(port, sizeof port, "%u", c->port);
-	if ((r = getaddrinfo(c->host, port, &hints, &res)) != 0) {
-		if (r == EAI_SYSTEM)
-			return http_neterr(c->name, errno, "cannot resolve");
-		return err_set("%s: cannot resolve: %s", c->name,
-		    http_lc(gai_strerror(r), why, sizeof why));
-	}
-	for (ai = res; ai; ai = ai->ai_next) {
-		fd = socket(ai->ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-		if (fd < 0) {
-			e = errno;
-			continue;
+	if (dns_resolve(c->host, 5000, &r) < 0)
+		return err_ctx("%s: cannot resolve", c->name);
+	for (pass = 0; pass < 2 && fd < 0; pass++) {
+		for (i = 0; i < r.n && fd < 0; i++) {
+			union { struct sockaddr sa; struct sockaddr_in v4; struct sockaddr_in6 v6; } sa;
+			socklen_t len;
+
+			if ((r.v[i].family == AF_INET) != !pass)
+				continue; /* IPv4 first */
+			memset(&sa, 0, sizeof sa);
+			if (r.v[i].family == AF_INET) {
+				sa.v4.sin_family = AF_INET;
+				sa.v4.sin_port = htons((uint16_t)c->port);
+				memcpy(&sa.v4.sin_addr, r.v[i].a, 4);
+				len = sizeof sa.v4;
+			} else {
+				sa.v6.sin6_family = AF_INET6;
+				sa.v6.sin6_port = htons((uint16_t)c->port);
+				memcpy(&sa.v6.sin6_addr, r.v[i].a, 16);
+				len = sizeof sa.v6;
+			}
+			if ((fd = socket(r.v[i].family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0)) < 0) {
+				e = errno;
+				continue;
+			}
+			if ((e = http_dial_one(cl, fd, &sa.sa, len))) {
+				close(fd);
+				fd = -1;
+			}
 		}
-		if (!(e = http_dial_one(cl, fd, ai)))
-			break;
-		close(fd);
-		fd = -1;
 	}
-	freeaddrinfo(res);
 	if (fd < 0)
 		return e == ETIMEDOUT ? err_set("%s: connect timed out after %d ms",
 		    c->name, cl->connect_timeout_ms) : http_neterr(c->name, e, NULL);
