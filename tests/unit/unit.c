@@ -365,6 +365,58 @@ static void test_refs(void)
 	    !strcmp(name_familiar("ghcr.io/a/b:1"), "ghcr.io/a/b:1"), "reference: Docker's short names", "");
 }
 
+/* The resolver's wire format: a query, and answers with compressed names,
+ * a CNAME before the address, the other family, and hostile lengths. */
+static void test_dns(void)
+{
+	static const unsigned char want_q[] = {
+		0x12, 0x34, 1, 0, 0, 1, 0, 0, 0, 0, 0, 0,
+		3, 'r', 'e', 'g', 7, 'e', 'x', 'a', 'm', 'p', 'l', 'e', 0, 0, 1, 0, 1,
+	};
+	/* reg.example: CNAME cdn.example (compressed), A 192.0.2.7, AAAA 2001:db8::1 */
+	static const unsigned char resp[] = {
+		0x12, 0x34, 0x81, 0x80, 0, 1, 0, 3, 0, 0, 0, 0,
+		3, 'r', 'e', 'g', 7, 'e', 'x', 'a', 'm', 'p', 'l', 'e', 0, 0, 1, 0, 1,
+		0xc0, 12, 0, 5, 0, 1, 0, 0, 0, 60, 0, 6, 3, 'c', 'd', 'n', 0xc0, 16,
+		0xc0, 41, 0, 1, 0, 1, 0, 0, 0, 60, 0, 4, 192, 0, 2, 7,
+		0xc0, 41, 0, 28, 0, 1, 0, 0, 0, 60, 0, 16,
+		0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1,
+	};
+	unsigned char q[280], bad[sizeof resp];
+	struct dns_answer r;
+	int n;
+
+	n = dns_query(q, "reg.example", 0x1234, 1);
+	report(n == (int)sizeof want_q && !memcmp(q, want_q, sizeof want_q), "dns: an A query as RFC 1035 has it", "");
+	report(dns_query(q, "a..b", 1, 1) < 0 && dns_query(q, "x.aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa", 1, 1) < 0,
+	    "dns: empty and over-long labels refused", "");
+	memset(&r, 0, sizeof r);
+	n = dns_parse(resp, sizeof resp, 0x1234, &r);
+	report(n == 0 && r.n == 2 && r.v[0].family == AF_INET && !memcmp(r.v[0].a, "\300\000\002\007", 4) &&
+	    r.v[1].family == AF_INET6 && r.v[1].a[0] == 0x20 && r.v[1].a[15] == 1,
+	    "dns: a CNAME, then A and AAAA, through compressed names", "");
+	memset(&r, 0, sizeof r);
+	report(dns_parse(resp, sizeof resp, 0x4321, &r) < 0 && !r.n, "dns: an answer to another id is ignored", "");
+	memset(&r, 0, sizeof r);
+	n = dns_parse(resp, 60, 0x1234, &r);
+	report(n == 0 && r.n == 0, "dns: a truncated answer yields what it holds whole", "");
+	memcpy(bad, resp, sizeof resp);
+	bad[40] = 0xff;                 /* the CNAME's rdlength: past the end */
+	memset(&r, 0, sizeof r);
+	n = dns_parse(bad, sizeof bad, 0x1234, &r);
+	report(n == 0 && r.n == 0, "dns: a length past the end stops the walk", "");
+	memcpy(bad, resp, sizeof resp);
+	bad[3] = 0x83;                  /* NXDOMAIN */
+	memset(&r, 0, sizeof r);
+	report(dns_parse(bad, 12, 0x1234, &r) < 0, "dns: a header alone is refused", "");
+	report(dns_parse(bad, sizeof bad, 0x1234, &r) == 3, "dns: NXDOMAIN is rcode 3", "");
+	memset(&r, 0, sizeof r);
+	report(dns_resolve("192.0.2.9", 100, &r) == 0 && r.n == 1 && r.v[0].a[3] == 9 &&
+	    dns_resolve("::1", 100, &r) == 0 && r.n == 1 && r.v[0].family == AF_INET6,
+	    "dns: literals need no lookup", sb_error());
+	report(dns_resolve("localhost", 100, &r) == 0 && r.n >= 1, "dns: localhost from /etc/hosts", sb_error());
+}
+
 int main(void)
 {
 	test_json_values();
@@ -375,5 +427,6 @@ int main(void)
 	test_misc();
 	test_chain();
 	test_refs();
+	test_dns();
 	return failures != 0;
 }
