@@ -13674,24 +13674,13 @@ static int sec_rule_cmp(const struct sec_rule *a, const struct sec_rule *b)
 	return a->order < b->order ? -1 : a->order > b->order;
 }
 
-/* Shell sort with Ciura's gaps: qsort would add 2 KB to the binary. */
-static void sec_sort(const struct sec_rule **r, size_t n)
+/* sort_ptrs's comparison: pointers to the elements, as qsort's. */
+static int sec_rule_ptr_cmp(const void *a, const void *b)
 {
-	static const uint16_t gaps[] = {
-		44842, 19930, 8858, 3937, 1750, 701, 301, 132, 57, 23, 10, 4, 1
-	};
-	const struct sec_rule *t;
-	size_t g, h, i, j;
-
-	for (g = 0; g < LEN(gaps); g++)
-		for (h = gaps[g], i = h; i < n; i++) {
-			for (t = r[i], j = i; j >= h && sec_rule_cmp(r[j - h], t) > 0; j -= h)
-				r[j] = r[j - h];
-			r[j] = t;
-		}
+	return sec_rule_cmp(*(const struct sec_rule *const *)a, *(const struct sec_rule *const *)b);
 }
 
-/* The number line cut into intervals, from rules sorted by sec_sort.
+/* The number line cut into intervals, from rules sorted by sec_rule_cmp.
  * v has room for 2 * nrules + 4. */
 static size_t sec_intervals(const struct sec_profile *p,
     const struct sec_rule *const *r, struct sec_ival *v)
@@ -13767,7 +13756,7 @@ static int sec_compile(struct arena *a, const struct sec_profile *p,
 	}
 	for (i = 0; i < p->nrules; i++)
 		r[i] = &p->rules[i];
-	sec_sort(r, p->nrules);
+	sort_ptrs((void *)r, p->nrules, sec_rule_ptr_cmp);
 	n = sec_intervals(p, r, v);
 	sec_program(&as, v, n, p->default_action);
 	if (as.full) {
