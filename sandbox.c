@@ -15708,6 +15708,7 @@ struct image {
 	char id[72];                    /* digest of the config */
 	char manifest[72];              /* digest of the manifest, or "" */
 	char index[72];                 /* of the index it was picked from, or "" */
+	char platform[48];              /* what it was picked for there, or "" */
 	const char *created;
 	struct layer *layers;           /* bottom first */
 	size_t nlayers;
@@ -15769,9 +15770,12 @@ static int store_open(struct store *s, const char *root, int writer)
 	size_t i;
 
 	s->fd = s->lock = -1;
-	if (pathf(s->root, sizeof s->root, "%s", root ? root : SB_STORE_DIR) < 0 ||
-	    mkdir_p(s->root, 0700) < 0)
+	root = root ? root : SB_STORE_DIR;
+	if (mkdir_p(root, 0700) < 0)
 		return -1;
+	/* absolute: containers' configs name paths in it */
+	if (!realpath(root, s->root))
+		return err_sys("store %s", root);
 	if ((s->fd = open(s->root, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0)
 		return err_sys("store %s", s->root);
 	for (i = 0; i < LEN(dirs); i++)
@@ -15925,6 +15929,7 @@ static int images_load(struct store *s, struct images *im)
 		strf(img->manifest, sizeof img->manifest, "%s",
 		    jstr(e, "manifest") ? jstr(e, "manifest") : "");
 		strf(img->index, sizeof img->index, "%s", jstr(e, "index") ? jstr(e, "index") : "");
+		strf(img->platform, sizeof img->platform, "%s", jstr(e, "platform") ? jstr(e, "platform") : "");
 		if (!(l = json_get(e, "layers")) || l->type != JSON_ARRAY)
 			return err_set("store %s: images.json: an image without layers", s->root);
 		if (!(img->layers = arena_alloc(&im->a, (l->n + 1) * sizeof *img->layers)))
@@ -15957,7 +15962,7 @@ static int images_save(struct store *s, const struct images *im)
 		}
 		buf_printf(&b, "\"id\":\"%s\",\"manifest\":\"%s\",", img->id, img->manifest);
 		if (img->index[0])
-			buf_printf(&b, "\"index\":\"%s\",", img->index);
+			buf_printf(&b, "\"index\":\"%s\",\"platform\":\"%s\",", img->index, img->platform);
 		buf_puts(&b, "\"created\":");
 		json_put_str(&b, img->created ? img->created : "");
 		buf_puts(&b, ",\"layers\":[");
@@ -15973,6 +15978,24 @@ static int images_save(struct store *s, const struct images *im)
 	return rc;
 }
 
+/* The platform images are chosen for: this binary's, unless --platform;
+ * names normalised and matched as reg does for a registry's index. */
+static struct reg_platform plat_want;
+
+static int plat_set(const char *spec)
+{
+	if (!spec && !(spec = reg_platform_default()))
+		return err_set("no default platform for this build: give --platform");
+	return reg_platform_parse(&plat_want, spec);
+}
+
+static const struct reg_platform *plat(void)
+{
+	if (!plat_want.os[0] && plat_set(NULL) < 0)
+		return NULL;
+	return &plat_want;
+}
+
 /* The image a user means: a name (normalised as Docker does), an id, or
  * an id's prefix of at least 4 hex digits. */
 static struct image *images_find(struct images *im, const char *what)
@@ -15983,10 +16006,23 @@ static struct image *images_find(struct images *im, const char *what)
 	size_t i, n;
 
 	if (ref_parse(&r, what) == 0 && r.digest[0]) {
-		/* name@sha256:...: the digest decides, of a manifest or an index */
-		for (i = 0; i < im->n; i++)
-			if (!strcmp(im->v[i].manifest, r.digest) || !strcmp(im->v[i].index, r.digest))
+		/* name@sha256:...: the digest decides, of a manifest, or of an
+		 * index (then the image for this machine, if several were) */
+		struct reg_platform p;
+		int score, top = -1;
+
+		for (i = 0; i < im->n; i++) {
+			if (!strcmp(im->v[i].manifest, r.digest))
 				return &im->v[i];
+			if (strcmp(im->v[i].index, r.digest))
+				continue;
+			score = plat() && reg_platform_parse(&p, im->v[i].platform) == 0 ?
+			    reg_platform_score(plat(), &p) : 0;
+			if (score > top)
+				top = score, hit = &im->v[i];
+		}
+		if (hit)
+			return hit;
 	} else if (ref_parse(&r, what) == 0 && ref_format(&r, full, sizeof full) == 0) {
 		for (i = 0; i < im->n; i++)
 			if (im->v[i].name && !strcmp(im->v[i].name, full))
@@ -16442,24 +16478,6 @@ static char *src_read(struct src *s, const char *name, size_t *len)
 
 /* ------------------------------------------------------------ load --- */
 
-/* The platform images are chosen for: this binary's, unless --platform;
- * names normalised and matched as reg does for a registry's index. */
-static struct reg_platform plat_want;
-
-static int plat_set(const char *spec)
-{
-	if (!spec && !(spec = reg_platform_default()))
-		return err_set("no default platform for this build: give --platform");
-	return reg_platform_parse(&plat_want, spec);
-}
-
-static const struct reg_platform *plat(void)
-{
-	if (!plat_want.os[0] && plat_set(NULL) < 0)
-		return NULL;
-	return &plat_want;
-}
-
 /* Whether an index entry (with a platform) runs here. */
 static int plat_fits(const struct json *entry)
 {
@@ -16540,7 +16558,7 @@ static int load_record(struct load *ld, const char *name, const char *id, const 
 				img = &ld->im->v[i];
 	} else {
 		for (i = 0; i < ld->im->n; i++)
-			if (!strcmp(ld->im->v[i].id, id))
+			if (!strcmp(ld->im->v[i].id, id) && !strcmp(ld->im->v[i].manifest, manifest ? manifest : ""))
 				return 0; /* known already, under some name or none */
 	}
 	if (!img && !(img = images_add(ld->im)))
@@ -16911,8 +16929,10 @@ static int pull_image(struct store *st, struct images *im, const char *reference
 	    layers, img.nlayers) < 0)
 		goto out;
 	for (k = 0; k < im->n; k++)
-		if (!strcmp(im->v[k].id, cput) && !strcmp(im->v[k].manifest, mput) && img.index_digest[0])
+		if (!strcmp(im->v[k].id, cput) && !strcmp(im->v[k].manifest, mput) && img.index_digest[0]) {
 			strf(im->v[k].index, sizeof im->v[k].index, "%s", img.index_digest);
+			strf(im->v[k].platform, sizeof im->v[k].platform, "%s", img.platform);
+		}
 	strf(recorded, rlen, "%s", full);
 	rc_ = 0;
 out:
@@ -19440,7 +19460,7 @@ static const char *auth_file_default(char *buf, size_t n)
 {
 	const char *d = getenv("DOCKER_CONFIG"), *home = getenv("HOME");
 
-	if (d && pathf(buf, n, "%s/config.json", d) == 0)
+	if (d && *d && pathf(buf, n, "%s/config.json", d) == 0 && access(buf, R_OK) == 0)
 		return buf;
 	if (home && pathf(buf, n, "%s/.docker/config.json", home) == 0 && access(buf, R_OK) == 0)
 		return buf;
@@ -20554,27 +20574,33 @@ out:
  * nothing. */
 #define EXE_PROTECT_ENV "_SANDBOX_HOST_MNT_NS"
 
-static int exe_return_home(const char *fdtext)
+/* "NS,CWD": descriptors of the host's mount namespace and of the working
+ * directory there (setns leaves us at the namespace's root). */
+static int exe_return_home(const char *fds)
 {
-	long long fd;
+	long long ns, cwd;
+	const char *comma = strchr(fds, ',');
+	char first[16];
 	int r;
 
-	if (parse_ll(fdtext, 3, 1 << 20, &fd) < 0)
-		return err_set("%s=%s: not a file descriptor", EXE_PROTECT_ENV, fdtext);
-	r = setns((int)fd, CLONE_NEWNS);
-	close((int)fd);
+	strf(first, sizeof first, "%.*s", comma ? (int)(comma - fds) : 0, fds);
+	if (!comma || parse_ll(first, 3, 1 << 20, &ns) < 0 || parse_ll(comma + 1, 3, 1 << 20, &cwd) < 0)
+		return err_set("%s=%s: not two file descriptors", EXE_PROTECT_ENV, fds);
+	r = setns((int)ns, CLONE_NEWNS) < 0 || fchdir((int)cwd) < 0;
+	close((int)ns);
+	close((int)cwd);
 	unsetenv(EXE_PROTECT_ENV);
-	return r < 0 ? err_sys("protect the runtime's binary: return to the host's mount namespace") : 0;
+	return r ? err_sys("protect the runtime's binary: return to the host's mount namespace") : 0;
 }
 
 static int exe_protect(char **argv)
 {
 	extern char **environ;
-	char self[PATH_MAX], num[16];
+	char self[PATH_MAX], num[32];
 	const char *home = getenv(EXE_PROTECT_ENV);
 	struct statvfs sv;
 	ssize_t n;
-	int ns, fd, r;
+	int ns, cwd, fd, r;
 
 	if (home)
 		return exe_return_home(home);
@@ -20588,26 +20614,33 @@ static int exe_protect(char **argv)
 	/* kept open across exec, to come back by */
 	if ((ns = open("/proc/self/ns/mnt", O_RDONLY)) < 0)
 		return err_sys("protect the runtime's binary: /proc/self/ns/mnt");
+	if ((cwd = open(".", O_PATH | O_DIRECTORY)) < 0) {
+		close(ns);
+		return err_sys("protect the runtime's binary: the working directory");
+	}
+	r = -1;
 	if (unshare(CLONE_NEWNS) < 0 || mount(NULL, "/", NULL, MS_REC | MS_SLAVE, NULL) < 0 ||
 	    mount(self, self, NULL, MS_BIND, NULL) < 0 || (fd = open(self, O_PATH | O_CLOEXEC)) < 0) {
 		err_sys("protect the runtime's binary %s: a read-only bind of it", self);
-		close(ns);
-		return -1;
+		goto out;
 	}
 	r = mnt_rebind(fd, MS_RDONLY | MS_NOSUID | MS_NODEV, 0, self);
 	close(fd);
 	if (r < 0) {
 		err_ctx("protect the runtime's binary");
-		close(ns);
-		return -1;
+		goto out;
 	}
-	strf(num, sizeof num, "%d", ns);
-	if (setenv(EXE_PROTECT_ENV, num, 1) < 0)
-		return close(ns), err_sys("protect the runtime's binary: setenv");
+	strf(num, sizeof num, "%d,%d", ns, cwd);
+	if (setenv(EXE_PROTECT_ENV, num, 1) < 0) {
+		r = err_sys("protect the runtime's binary: setenv");
+		goto out;
+	}
 	execve(self, argv, environ);
-	err_sys("protect the runtime's binary: exec %s", self);
+	r = err_sys("protect the runtime's binary: exec %s", self);
+out:
 	close(ns);
-	return -1;
+	close(cwd);
+	return r;
 }
 
 /* Options of run and create, and what they turn into. */

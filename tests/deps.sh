@@ -1,9 +1,11 @@
 #!/bin/sh
-# tests/deps.sh [sources|build|all]: install what sandbox needs to build and
-# test, from Debian's packages, when it is missing. Debian 12, as root.
+# tests/deps.sh [sources|build|all|fuzz]: install what sandbox needs to build
+# and test, from Debian's packages, when it is missing. Debian 12, as root.
 #   sources  a deb-src entry for bookworm (BearSSL is built from its source)
 #   build    sources, plus the compilers (targets/toolchain.sh does the rest)
 #   all      build, plus everything the tests and benchmarks run
+#   fuzz     build, plus clang and its libFuzzer runtime (make fuzz; not
+#            needed by make check, whose fuzz replay builds with gcc)
 set -eu
 export DEBIAN_FRONTEND=noninteractive
 what=${1:-all}
@@ -58,9 +60,16 @@ all() {
 	# scripts use; benchmarks: the runtimes compared with
 	need busybox-static cpio gzip xz-utils qemu-system-x86 iproute2 procps \
 		util-linux crun runc bubblewrap podman containerd umoci zstd
+	# the pull tests: registries, image pushes, certificates, helper servers
+	need docker-registry skopeo openssl apache2-utils python3
+}
+
+fuzz() {
+	build
+	need clang libclang-rt-dev
 }
 
 case $what in
-sources | build | all) $what ;;
-*) say "usage: $0 [sources|build|all]"; exit 2 ;;
+sources | build | all | fuzz) $what ;;
+*) say "usage: $0 [sources|build|all|fuzz]"; exit 2 ;;
 esac

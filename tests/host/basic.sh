@@ -135,6 +135,14 @@ rc=0
 "$SANDBOX" spec --bundle "$T/spec" >"$T/spec2.out" 2>&1 || rc=$?
 expect_match "spec refuses to overwrite" 'File exists \(remove it first\)' "$rc $(cat "$T/spec2.out")"
 
+# --- the bundle is the working directory's, as runc takes it
+rc=0
+(cd "$T/spec" && "$SANDBOX" run "sbt-cwd-$$" </dev/null) >"$T/cwd.out" 2>&1 || rc=$?
+expect_match "run with no --bundle: the working directory is the bundle" "^0 .*built-in shell" "$rc $(tr '\n' ' ' <"$T/cwd.out")"
+rc=0
+(cd "$T" && "$SANDBOX" run --bundle spec "sbt-rel-$$" </dev/null) >"$T/rel.out" 2>&1 || rc=$?
+expect_match "run --bundle with a relative path" "^0 .*built-in shell" "$rc $(tr '\n' ' ' <"$T/rel.out")"
+
 # --- nothing left behind
 expect "no mount left in the host's namespace" "$m0" "$(mount_count)"
 expect "no state left" "" "$(ls /run/sandbox 2>/dev/null | grep "sbt-.*-$$" || true)"
