@@ -46,6 +46,7 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
+#include <pthread.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -90,7 +91,8 @@
 
 /* ============================================================ util === */
 
-static char err_buf[1024];
+/* per thread: a layer's tar is written by a thread of its own */
+static _Thread_local char err_buf[1024];
 static int sb_debug;
 static int sb_exit_hint = 125; /* run's status when a start failed */
 
@@ -9139,7 +9141,8 @@ static int reg_auth_parse(const char *v, struct reg_challenge *ch, int max)
 	const char *s;
 
 	for (;;) {
-		struct reg_challenge *c = n < max ? &ch[n] : NULL;
+		/* one past max is parsed (and checked) all the same, then dropped */
+		struct reg_challenge spare, *c = n < max ? &ch[n] : &spare;
 
 		while (*l.p == ',' || http_ows(*l.p))
 			l.p++;
@@ -9148,14 +9151,12 @@ static int reg_auth_parse(const char *v, struct reg_challenge *ch, int max)
 		s = l.p;
 		if (!(k = reg_lex_token(&l)))
 			return err_set("www-authenticate: expected an auth scheme");
-		if (c) {
-			memset(c, 0, sizeof *c);
-			for (i = 0; i < k && i < sizeof c->scheme - 1; i++)
-				c->scheme[i] = (char)tolower((unsigned char)s[i]);
-			if (k >= sizeof c->scheme)
-				c->scheme[0] = 0;
-			n++;
-		}
+		memset(c, 0, sizeof *c);
+		for (i = 0; i < k && i < sizeof c->scheme - 1; i++)
+			c->scheme[i] = (char)tolower((unsigned char)s[i]);
+		if (k >= sizeof c->scheme)
+			c->scheme[0] = 0;
+		n += n < max;
 		if (*l.p && *l.p != ',' && !http_ows(*l.p))
 			return err_set("www-authenticate: bad auth scheme");
 		reg_lex_ows(&l);
@@ -16067,9 +16068,159 @@ static const char *name_familiar(const char *name)
  * whatever a manifest claims. */
 enum { LZ_UNKNOWN, LZ_NONE, LZ_GZIP, LZ_ZSTD };
 
+/* With more than one core, the tar of a layer is written by a thread of
+ * its own while this one reads, hashes and decompresses: decompressed
+ * bytes go through a ring of a few buffers. Writing files is mostly
+ * system calls and decompressing mostly arithmetic, so the two overlap
+ * well; a single core does both in turn, as before. */
+#define RING_SLOTS 4
+#define RING_SLOT (64 << 10)
+
+struct ring {
+	pthread_t writer;
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	struct tar_x *tar;
+	unsigned char *buf[RING_SLOTS];
+	size_t len[RING_SLOTS];
+	unsigned head, tail;            /* filled: tail up to head */
+	size_t fill;                    /* bytes in buf[head % RING_SLOTS] */
+	int running, done;
+	int failed;                     /* set by the writer, atomically */
+	char why[sizeof err_buf];       /* the writer's error, once failed */
+};
+
+static int ring_failed(struct ring *r)
+{
+	return __atomic_load_n(&r->failed, __ATOMIC_ACQUIRE);
+}
+
+static void *ring_writer(void *arg)
+{
+	struct ring *r = arg;
+	unsigned char *p;
+	size_t n;
+
+	pthread_mutex_lock(&r->mu);
+	for (;;) {
+		while (r->tail == r->head && !r->done)
+			pthread_cond_wait(&r->cv, &r->mu);
+		if (r->tail == r->head)
+			break;
+		p = r->buf[r->tail % RING_SLOTS];
+		n = r->len[r->tail % RING_SLOTS];
+		pthread_mutex_unlock(&r->mu);
+		/* after a failure, slots are only taken back */
+		if (!ring_failed(r) && tar_x_feed(r->tar, p, n) < 0) {
+			strf(r->why, sizeof r->why, "%s", err_buf);
+			__atomic_store_n(&r->failed, 1, __ATOMIC_RELEASE);
+		}
+		pthread_mutex_lock(&r->mu);
+		r->tail++;
+		pthread_cond_broadcast(&r->cv);
+	}
+	pthread_mutex_unlock(&r->mu);
+	return NULL;
+}
+
+static int ring_cores(void)
+{
+	cpu_set_t set;
+
+	return sched_getaffinity(0, sizeof set, &set) == 0 ? CPU_COUNT(&set) : 1;
+}
+
+/* A writer thread for tar, or NULL (one core, or no thread to be had:
+ * then the caller writes itself). */
+static struct ring *ring_start(struct tar_x *tar)
+{
+	struct ring *r;
+	pthread_attr_t at;
+	int k, ok;
+
+	if (ring_cores() < 2 || !(r = calloc(1, sizeof *r)))
+		return NULL;
+	r->tar = tar;
+	for (k = 0; k < RING_SLOTS; k++)
+		if (!(r->buf[k] = malloc(RING_SLOT)))
+			goto fail;
+	pthread_mutex_init(&r->mu, NULL);
+	pthread_cond_init(&r->cv, NULL);
+	/* tar's writer keeps little on its stack; musl's default is 128 KB */
+	pthread_attr_init(&at);
+	pthread_attr_setstacksize(&at, 256 << 10);
+	ok = pthread_create(&r->writer, &at, ring_writer, r) == 0;
+	pthread_attr_destroy(&at);
+	if (ok) {
+		r->running = 1;
+		return r;
+	}
+fail:
+	for (k = 0; k < RING_SLOTS; k++)
+		free(r->buf[k]);
+	free(r);
+	return NULL;
+}
+
+/* Hands the slot being filled to the writer, waiting for a free one. */
+static void ring_push(struct ring *r)
+{
+	pthread_mutex_lock(&r->mu);
+	r->len[r->head % RING_SLOTS] = r->fill;
+	r->head++;
+	r->fill = 0;
+	pthread_cond_broadcast(&r->cv);
+	while (r->head - r->tail == RING_SLOTS)
+		pthread_cond_wait(&r->cv, &r->mu);
+	pthread_mutex_unlock(&r->mu);
+}
+
+static int ring_put(struct ring *r, const unsigned char *p, size_t n)
+{
+	while (n && !ring_failed(r)) {
+		size_t k = RING_SLOT - r->fill < n ? RING_SLOT - r->fill : n;
+
+		memcpy(r->buf[r->head % RING_SLOTS] + r->fill, p, k);
+		r->fill += k, p += k, n -= k;
+		if (r->fill == RING_SLOT)
+			ring_push(r);
+	}
+	return ring_failed(r) ? err_set("%s", r->why) : 0;
+}
+
+/* Waits for the writer to write everything, or to have failed. */
+static int ring_finish(struct ring *r)
+{
+	if (r->fill && !ring_failed(r))
+		ring_push(r);
+	pthread_mutex_lock(&r->mu);
+	r->done = 1;
+	pthread_cond_broadcast(&r->cv);
+	pthread_mutex_unlock(&r->mu);
+	pthread_join(r->writer, NULL);
+	r->running = 0;
+	return ring_failed(r) ? err_set("%s", r->why) : 0;
+}
+
+static void ring_free(struct ring *r)
+{
+	int k;
+
+	if (!r)
+		return;
+	if (r->running)
+		ring_finish(r);
+	pthread_mutex_destroy(&r->mu);
+	pthread_cond_destroy(&r->cv);
+	for (k = 0; k < RING_SLOTS; k++)
+		free(r->buf[k]);
+	free(r);
+}
+
 struct layer_in {
 	struct sha_ctx blob, diff;
 	int hash_blob;                  /* the caller checks no blob digest */
+	struct ring *ring;              /* the tar's writer, or NULL */
 	struct inf_state *inf;
 	struct zst_state *zst;
 	struct tar_x *tar;
@@ -16084,7 +16235,7 @@ static int layer_untar(struct layer_in *l, const void *p, size_t n)
 {
 	sha_update(&l->diff, p, n);
 	l->size += n;
-	return tar_x_feed(l->tar, p, n);
+	return l->ring ? ring_put(l->ring, p, n) : tar_x_feed(l->tar, p, n);
 }
 
 static int layer_decode(struct layer_in *l, const unsigned char *p, size_t n, int eof)
@@ -16173,13 +16324,14 @@ static int layer_finish(struct layer_in *l)
 	if (l->why)
 		return 0;
 	if ((l->kind == LZ_UNKNOWN && layer_kind(l) < 0) || layer_decode(l, NULL, 0, 1) < 0 ||
-	    tar_x_end(l->tar) < 0)
+	    (l->ring && ring_finish(l->ring) < 0) || tar_x_end(l->tar) < 0)
 		return layer_failed(l);
 	return 0;
 }
 
 static void layer_free(struct layer_in *l)
 {
+	ring_free(l->ring);             /* first: its thread writes with tar */
 	if (l->tar)
 		tar_x_free(l->tar);
 	free(l->why);
@@ -16229,6 +16381,7 @@ static int store_add_layer(struct store *s, stream_fn *stream, void *src, const 
 	}
 	if (!(l.tar = tar_x_new(dfd, TAR_OVERLAY | TAR_OWNERS)))
 		goto out;
+	l.ring = ring_start(l.tar);
 	if (stream(src, &l, layer_feed) < 0 || layer_finish(&l) < 0)
 		goto out;
 	sha_final(&l.blob, d);
@@ -16495,7 +16648,7 @@ static int mt_is_index(const char *mt)
 /* From an index, the manifest for our platform: its descriptor. */
 static const struct json *index_pick(const struct json *index, const char *what)
 {
-	const struct json *list = json_get(index, "manifests"), *best;
+	const struct json *list = json_get(index, "manifests"), *best = NULL;
 	struct reg_platform got;
 
 	if (!list || list->type != JSON_ARRAY) {
