@@ -43,6 +43,14 @@
 #define SB_CGROUP_DRAIN_MS 2000
 #endif
 
+/* With process.terminal, `run` and `exec` pass the end of their stdin on
+ * as a ^D once the program has read all it was sent and the terminal has
+ * been quiet this long: a ^D sent earlier can reach a shell before it
+ * starts its line editor, and be lost. */
+#ifndef SB_TTY_EOF_QUIET_MS
+#define SB_TTY_EOF_QUIET_MS 200
+#endif
+
 /* Default umask of the container process when config.json sets none
  * (runc and crun use the same). */
 #ifndef SB_DEFAULT_UMASK

@@ -585,8 +585,13 @@ static int pathf(char *buf, size_t n, const char *fmt, ...)
 	return 0;
 }
 
-/* Writes a file by temporary name, fsync and rename. */
-static int install_file(const char *path, const void *data, size_t len, mode_t mode)
+/* Writes a file by temporary name and rename, so that a reader sees the
+ * old file or the new one and never half of one; with durable, fsync
+ * before the rename too, so that a crash leaves one of them on disk. The
+ * runtime's state needs no fsync: it lives in /run and means nothing
+ * after a crash, as its processes are gone (and an fsync on a disk costs
+ * a container start some 0.3 ms each). */
+static int replace_file(const char *path, const void *data, size_t len, mode_t mode, int durable)
 {
 	char tmp[PATH_MAX + 8];
 	int fd;
@@ -595,7 +600,7 @@ static int install_file(const char *path, const void *data, size_t len, mode_t m
 		return -1;
 	if ((fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode)) < 0)
 		return err_sys("create %s", tmp);
-	if (write_all(fd, data, len) < 0 || fsync(fd) < 0) {
+	if (write_all(fd, data, len) < 0 || (durable && fsync(fd) < 0)) {
 		err_sys("write %s", tmp);
 		close(fd);
 		unlink(tmp);
@@ -607,6 +612,16 @@ static int install_file(const char *path, const void *data, size_t len, mode_t m
 		return -1;
 	}
 	return 0;
+}
+
+static int install_file(const char *path, const void *data, size_t len, mode_t mode)
+{
+	return replace_file(path, data, len, mode, 1);
+}
+
+static int state_file(const char *path, const void *data, size_t len, mode_t mode)
+{
+	return replace_file(path, data, len, mode, 0);
 }
 
 /* The decimal digits at s, saturating at 2^64-1; *end after them. */
@@ -16081,6 +16096,7 @@ struct ring {
 	pthread_mutex_t mu;
 	pthread_cond_t cv;
 	struct tar_x *tar;
+	struct sha_ctx *diff;           /* hashed by the writer: it balances */
 	unsigned char *buf[RING_SLOTS];
 	size_t len[RING_SLOTS];
 	unsigned head, tail;            /* filled: tail up to head */
@@ -16111,6 +16127,7 @@ static void *ring_writer(void *arg)
 		n = r->len[r->tail % RING_SLOTS];
 		pthread_mutex_unlock(&r->mu);
 		/* after a failure, slots are only taken back */
+		sha_update(r->diff, p, n);
 		if (!ring_failed(r) && tar_x_feed(r->tar, p, n) < 0) {
 			strf(r->why, sizeof r->why, "%s", err_buf);
 			__atomic_store_n(&r->failed, 1, __ATOMIC_RELEASE);
@@ -16132,7 +16149,7 @@ static int ring_cores(void)
 
 /* A writer thread for tar, or NULL (one core, or no thread to be had:
  * then the caller writes itself). */
-static struct ring *ring_start(struct tar_x *tar)
+static struct ring *ring_start(struct tar_x *tar, struct sha_ctx *diff)
 {
 	struct ring *r;
 	pthread_attr_t at;
@@ -16141,6 +16158,7 @@ static struct ring *ring_start(struct tar_x *tar)
 	if (ring_cores() < 2 || !(r = calloc(1, sizeof *r)))
 		return NULL;
 	r->tar = tar;
+	r->diff = diff;
 	for (k = 0; k < RING_SLOTS; k++)
 		if (!(r->buf[k] = malloc(RING_SLOT)))
 			goto fail;
@@ -16233,9 +16251,11 @@ struct layer_in {
 
 static int layer_untar(struct layer_in *l, const void *p, size_t n)
 {
-	sha_update(&l->diff, p, n);
 	l->size += n;
-	return l->ring ? ring_put(l->ring, p, n) : tar_x_feed(l->tar, p, n);
+	if (l->ring)
+		return ring_put(l->ring, p, n);
+	sha_update(&l->diff, p, n);
+	return tar_x_feed(l->tar, p, n);
 }
 
 static int layer_decode(struct layer_in *l, const unsigned char *p, size_t n, int eof)
@@ -16381,7 +16401,7 @@ static int store_add_layer(struct store *s, stream_fn *stream, void *src, const 
 	}
 	if (!(l.tar = tar_x_new(dfd, TAR_OVERLAY | TAR_OWNERS)))
 		goto out;
-	l.ring = ring_start(l.tar);
+	l.ring = ring_start(l.tar, &l.diff);
 	if (stream(src, &l, layer_feed) < 0 || layer_finish(&l) < 0)
 		goto out;
 	sha_final(&l.blob, d);
@@ -17466,7 +17486,7 @@ static int state_save(const struct state *st)
 		return buf_free(&b), err_set("out of memory");
 	rc = pathf(path, sizeof path, "%s/state.json", st->dir);
 	if (rc == 0)
-		rc = install_file(path, b.p, b.len, 0600);
+		rc = state_file(path, b.p, b.len, 0600);
 	buf_free(&b);
 	return rc;
 }
@@ -17824,6 +17844,66 @@ static int tty_pump(int from, int to)
 	return 1;
 }
 
+/* The end of stdin, passed on to a terminal as a ^D typed at the start
+ * of a line: in canonical mode the line discipline turns it into an end
+ * of file, in raw mode line editors (busybox's, readline) take it alike.
+ * When is the question. A ^D that waits in canonical mode becomes a NUL
+ * if the program then turns to raw mode, as a shell does when it starts
+ * its line editor, and busybox's sh takes that NUL as typed text and
+ * will not end. So the ^D goes once the program has read everything
+ * before it (the slave's input queue is empty) and the terminal has been
+ * quiet for SB_TTY_EOF_QUIET_MS: a program that waits for input. */
+struct tty_eof {
+	int due, slave;
+	int64_t quiet_since;
+};
+
+static void tty_eof_arm(struct tty_eof *e, int master)
+{
+	e->due = 1;
+	e->quiet_since = now_ms();
+	/* the runtime's own view of the queue, from the master's devpts */
+	e->slave = ioctl(master, TIOCGPTPEER, O_RDWR | O_NOCTTY | O_CLOEXEC | O_NONBLOCK);
+	if (e->slave < 0)
+		dbg("terminal peer for the end of stdin: %s", strerror(errno));
+}
+
+/* Milliseconds until the ^D may go (0: now), or -1: none is due. */
+static int tty_eof_wait(const struct tty_eof *e)
+{
+	int64_t left;
+	int queued = 0;
+
+	if (!e->due)
+		return -1;
+	left = e->quiet_since + SB_TTY_EOF_QUIET_MS - now_ms();
+	if (left > 0)
+		return (int)left;
+	if (e->slave >= 0 && ioctl(e->slave, FIONREAD, &queued) == 0 && queued > 0)
+		return 10;
+	return 0;
+}
+
+static void tty_eof_send(struct tty_eof *e, int master)
+{
+	struct termios t;
+	char eof = 4;
+
+	if (tcgetattr(master, &t) == 0 && t.c_cc[VEOF])
+		eof = (char)t.c_cc[VEOF];
+	if (write(master, &eof, 1) < 0)
+		dbg("end the terminal's input: %s", strerror(errno));
+	e->due = 0;
+}
+
+static void tty_eof_done(struct tty_eof *e)
+{
+	if (e->slave >= 0)
+		close(e->slave);
+	e->slave = -1;
+	e->due = 0;
+}
+
 static void tty_copy_winsize(int from, int to)
 {
 	struct winsize ws;
@@ -18101,6 +18181,8 @@ static int spawn_wait(pid_t child, int master)
 	struct pollfd pf[3];
 	sigset_t all;
 	int sfd, st, status = -1, raw_set = 0, in_open = master >= 0;
+	struct tty_eof eof = { 0, -1, 0 };
+	int wait_ms;
 	pid_t p;
 
 	if (child <= 0) /* kill(0, ...) would signal our own group */
@@ -18127,22 +18209,26 @@ static int spawn_wait(pid_t child, int master)
 			pf[n++] = (struct pollfd){ master, POLLIN, 0 };
 		if (in_open)
 			pf[n++] = (struct pollfd){ 0, POLLIN, 0 };
-		if (poll(pf, (nfds_t)n, -1) < 0) {
+		wait_ms = tty_eof_wait(&eof);
+		if (wait_ms == 0 && master >= 0) {
+			tty_eof_send(&eof, master);
+			wait_ms = -1;
+		}
+		if (poll(pf, (nfds_t)n, wait_ms) < 0) {
 			if (errno == EINTR)
 				continue;
 			err_sys("poll");
 			break;
 		}
-		if (master >= 0 && pf[1].revents && !tty_pump(master, 1))
-			master = -1, in_open = 0;
+		if (master >= 0 && pf[1].revents) {
+			eof.quiet_since = now_ms();
+			if (!tty_pump(master, 1)) {
+				master = -1, in_open = 0;
+				tty_eof_done(&eof);
+			}
+		}
 		if (in_open && pf[n - 1].revents && !tty_pump(0, master)) {
-			/* stdin ended: end the terminal's input too, as a ^D would */
-			struct termios t;
-
-			char eof = tcgetattr(master, &t) == 0 && t.c_cc[VEOF] ? (char)t.c_cc[VEOF] : 4;
-
-			if (write(master, &eof, 1) < 0)
-				dbg("end the terminal's input: %s", strerror(errno));
+			tty_eof_arm(&eof, master);
 			in_open = 0;
 		}
 		if (!pf[0].revents || read(sfd, &si, sizeof si) != sizeof si)
@@ -18163,6 +18249,7 @@ static int spawn_wait(pid_t child, int master)
 		while (tty_pump(master, 1) && errno != EAGAIN)
 			;
 	}
+	tty_eof_done(&eof);
 	if (raw_set)
 		tcsetattr(0, TCSANOW, &saved);
 	close(sfd);
@@ -18862,7 +18949,7 @@ static int write_pid_file(const char *path, pid_t pid)
 	if (!path)
 		return 0;
 	strf(v, sizeof v, "%d", (int)pid);
-	return install_file(path, v, strlen(v), 0644) < 0 ? err_ctx("--pid-file") : 0;
+	return state_file(path, v, strlen(v), 0644) < 0 ? err_ctx("--pid-file") : 0;
 }
 
 /* The terminal's master, once R has it: to the console socket, or kept
@@ -19006,7 +19093,7 @@ static int spawn_create(struct spawn *s, const char *root, int systemd, const ch
 	if (state_from_spawn(st, s, rel) < 0)
 		goto fail_run;
 	if (config_text && (pathf(path, sizeof path, "%s/config.json", s->dir) < 0 ||
-	    install_file(path, config_text, config_len, 0600) < 0))
+	    state_file(path, config_text, config_len, 0600) < 0))
 		goto fail_run;
 	if (state_save(st) < 0 || write_pid_file(s->pid_file, s->pid) < 0)
 		goto fail_run;

@@ -131,6 +131,18 @@ rc=0
 "$SANDBOX" run --bundle "$T/spec" "sbt-spec-$$" </dev/null >"$T/spec.out" 2>&1 || rc=$?
 expect "the default spec runs: sh on a terminal, ended by the end of stdin" 0 "$rc"
 expect_match "the default spec runs: its shell spoke" "built-in shell" "$(cat "$T/spec.out")"
+# the ^D must reach the shell's line editor, not the terminal before it
+# (a race that hung about one run in ten): ten runs, each bounded
+ended=0
+for i in 1 2 3 4 5 6 7 8 9 10; do
+	timeout -s KILL 20 "$SANDBOX" run --bundle "$T/spec" "sbt-eof$i-$$" </dev/null >/dev/null 2>&1 &&
+		ended=$((ended + 1))
+	"$SANDBOX" delete -f "sbt-eof$i-$$" 2>/dev/null
+done
+expect "the end of stdin ends sh on a terminal, ten times of ten" 10 "$ended"
+out=$(printf 'echo piped-$((40 + 2))\n' | timeout -s KILL 20 "$SANDBOX" run --bundle "$T/spec" "sbt-pipe-$$" 2>&1)
+expect_match "lines piped to sh on a terminal are run before the end" "piped-42" "$out"
+"$SANDBOX" delete -f "sbt-pipe-$$" 2>/dev/null
 rc=0
 "$SANDBOX" spec --bundle "$T/spec" >"$T/spec2.out" 2>&1 || rc=$?
 expect_match "spec refuses to overwrite" 'File exists \(remove it first\)' "$rc $(cat "$T/spec2.out")"
