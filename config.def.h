@@ -129,3 +129,7 @@
 #ifndef SB_WITH_SECCOMP
 #define SB_WITH_SECCOMP 1 /* linux.seccomp and the default profile */
 #endif
+#ifndef SB_WITH_IMAGES
+#define SB_WITH_IMAGES 1 /* the image store: pull, load, images, rmi, commit,
+                          * export, run --image (0: an OCI runtime alone) */
+#endif

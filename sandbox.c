@@ -614,10 +614,12 @@ static int replace_file(const char *path, const void *data, size_t len, mode_t m
 	return 0;
 }
 
+#if SB_WITH_IMAGES /* used by the image store alone */
 static int install_file(const char *path, const void *data, size_t len, mode_t mode)
 {
 	return replace_file(path, data, len, mode, 1);
 }
+#endif
 
 static int state_file(const char *path, const void *data, size_t len, mode_t mode)
 {
@@ -649,6 +651,7 @@ static int hexval(int c)
 	return -1;
 }
 
+#if SB_WITH_SECCOMP /* the syscall table's numbers */
 /* A decimal or 0x-hexadecimal number at s, like strtoul(s, end, 0). */
 static unsigned long long num(const char *s, const char **end)
 {
@@ -663,7 +666,9 @@ static unsigned long long num(const char *s, const char **end)
 		*end = s;
 	return v;
 }
+#endif
 
+#if SB_WITH_SECCOMP || SB_WITH_IMAGES
 /* Shell sort with Ciura's gaps, for arrays of pointers (qsort would add
  * 2 KB to the binary); cmp takes pointers to the elements, as qsort's. */
 static void sort_ptrs(void *base, size_t n, int (*cmp)(const void *, const void *))
@@ -681,6 +686,7 @@ static void sort_ptrs(void *base, size_t n, int (*cmp)(const void *, const void 
 			v[j] = t;
 		}
 }
+#endif
 
 /* Parses a whole decimal number in [min, max]. */
 static int parse_ll(const char *s, long long min, long long max, long long *out)
@@ -726,6 +732,7 @@ static int parse_size(const char *s, long long *out)
 }
 
 /* Sizes for people, in integers: 1.5MB, 230MB, 2.1GB. */
+#if SB_WITH_IMAGES /* used by the image store alone */
 static const char *human_size(uint64_t n, char *out, size_t len)
 {
 	static const char *const units[] = { "B", "kB", "MB", "GB", "TB" };
@@ -741,6 +748,7 @@ static const char *human_size(uint64_t n, char *out, size_t len)
 		strf(out, len, "%llu%s", (unsigned long long)(n / scale), units[u]);
 	return out;
 }
+#endif
 
 static int64_t now_ms(void)
 {
@@ -1353,6 +1361,7 @@ static void json_put_str(struct buf *b, const char *s)
 	buf_put(b, "\"", 1);
 }
 
+#if SB_WITH_IMAGES
 /* ============================================================= sha === */
 
 /*
@@ -1799,6 +1808,9 @@ static void sha_chain_step(const uint8_t prev[32], const uint8_t diff[32],
 	sha_sum(text, 71 + 1 + 71, out);
 }
 
+#endif /* SB_WITH_IMAGES */
+
+#if SB_WITH_IMAGES
 /* ============================================================= inf === */
 
 /* gzip (RFC 1952) and raw deflate (RFC 1951) */
@@ -10029,6 +10041,7 @@ static int reg_blob_read(struct reg_client *rc, const struct reg_desc *d,
 	return 0;
 }
 
+#endif /* SB_WITH_IMAGES */
 /* ========================================================== config === */
 
 /* config.json (OCI runtime-spec 1.2) into struct sb_config. Everything is
@@ -11282,6 +11295,7 @@ void sb_config_free(struct sb_config *c)
 	arena_free(&a);
 }
 
+#if SB_WITH_SECCOMP
 /* ========================================================= seccomp === */
 
 /* linux.seccomp (OCI runtime-spec 1.2) compiled to a classic BPF filter
@@ -13044,7 +13058,9 @@ static int sec_index_find(const struct sec_index *x, const char *name, uint32_t 
 		} else if (c > 0) {
 			hi = mid;
 		} else {
-			sec_sys_next(x->at[mid], &e);
+			/* at[] holds only the table's own entries: there is a next */
+			if (!sec_sys_next(x->at[mid], &e))
+				return -1;
 			*nr = sec_sys_number(e.num);
 			return *nr == SEC_NONE ? -1 : 0;
 		}
@@ -13829,6 +13845,25 @@ static int cfg_seccomp(struct arena *a, struct sb_config *c, const struct json *
 		return -1;
 	return sec_parse(a, v, &p) < 0 || sec_compile(a, &p, c->seccomp) < 0 ? -1 : 0;
 }
+
+#else /* !SB_WITH_SECCOMP */
+
+/* Without the filter compiler, a config that asks for a filter is refused:
+ * running it unfiltered would be a silent change of meaning. */
+struct sec_prog { int unused; };
+
+static int sec_install(const struct sec_prog *prog)
+{
+	(void)prog;
+	return err_set("seccomp is not built in (SB_WITH_SECCOMP=0)");
+}
+
+static int cfg_seccomp(struct arena *a, struct sb_config *c, const struct json *v)
+{
+	(void)a, (void)c, (void)v;
+	return err_set("linux.seccomp: seccomp is not built in (SB_WITH_SECCOMP=0)");
+}
+#endif /* SB_WITH_SECCOMP */
 
 /* ============================================================== cg === */
 
@@ -15687,6 +15722,7 @@ static int proc_find(const char *file, const char *const *env, char *out, size_t
 	return -1;
 }
 
+#if SB_WITH_IMAGES
 /* =========================================================== store === */
 
 /* The image store (SB_STORE_DIR, or --store DIR):
@@ -17276,6 +17312,7 @@ static const struct json *image_config(struct store *s, const struct image *img,
 	return v;
 }
 
+#endif /* SB_WITH_IMAGES */
 /* =========================================================== state === */
 
 /* Each container has a directory <root>/<id>: state.json, written
@@ -17570,6 +17607,7 @@ static const char *state_storage(const struct state *st)
 	return NULL;
 }
 
+#if SB_WITH_IMAGES
 /* Removes a container's storage, with the store's lock. */
 static int storage_remove(const char *storage)
 {
@@ -17588,6 +17626,12 @@ static int storage_remove(const char *storage)
 	store_close(&s);
 	return rc;
 }
+#else
+static int storage_remove(const char *storage)
+{
+	return err_set("%s: the image store is not built in (SB_WITH_IMAGES=0)", storage);
+}
+#endif
 
 static int cg_frozen(const char *group)
 {
@@ -19623,6 +19667,16 @@ static int cmd_spec(int argc, char **argv, int i)
 
 static const char *cli_store; /* --store */
 
+/* What `run --image` takes, Docker's flags with Docker's meanings. */
+struct image_opts {
+	const char *image, *workdir, *user, *entrypoint, *memory, *cpus, *pids;
+	const char *hostname, *network;
+	const char *env[64], *vol[64], *tmpfs[64], *cap_add[64], *cap_drop[64];
+	int read_only, rm, tty;
+};
+
+#if SB_WITH_IMAGES
+
 static int cmd_load(int argc, char **argv, int i)
 {
 	const char *name = NULL, *platform = NULL;
@@ -20187,14 +20241,6 @@ out:
 	free(gr);
 	return rc;
 }
-
-/* What `run --image` takes, Docker's flags with Docker's meanings. */
-struct image_opts {
-	const char *image, *workdir, *user, *entrypoint, *memory, *cpus, *pids;
-	const char *hostname, *network;
-	const char *env[64], *vol[64], *tmpfs[64], *cap_add[64], *cap_drop[64];
-	int read_only, rm, tty;
-};
 
 /* Docker's defaults for a container it runs from an image. */
 static const char *const docker_caps[] = {
@@ -20798,6 +20844,7 @@ out:
 	state_free(&st);
 	return rc < 0 ? fail(id) : 0;
 }
+#endif /* SB_WITH_IMAGES */
 
 /* CVE-2019-5736: a container that makes its program "#!/proc/self/exe"
  * (or finds /proc/PID/exe of a process running sandbox's code inside it)
@@ -20891,10 +20938,11 @@ struct create_opts {
 	struct image_opts img;
 };
 
-/* --security-opt, as Docker takes it: seccomp=default (Docker's profile,
- * for the capabilities the process may ever have), seccomp=unconfined,
- * seccomp=FILE (an OCI seccomp object), no-new-privileges. */
-static int security_opts(struct sb_config *c, const char *const *opts)
+#if SB_WITH_SECCOMP
+/* --security-opt seccomp=X: default (Docker's profile, for the
+ * capabilities the process may ever have), unconfined, or FILE (an OCI
+ * seccomp object). */
+static int security_seccomp(struct sb_config *c, const char *o)
 {
 	struct arena *a = c->priv;
 	struct sec_profile p;
@@ -20903,6 +20951,39 @@ static int security_opts(struct sb_config *c, const char *const *opts)
 	size_t len;
 	int r;
 
+	if (!strcmp(o, "unconfined")) {
+		c->seccomp = NULL;
+		return 0;
+	}
+	if (!(c->seccomp = arena_alloc(a, sizeof *c->seccomp)))
+		return -1;
+	if (!strcmp(o, "default")) {
+		r = sec_default(a, c->process.caps[SB_CAP_BOUNDING], sec_kernel_version(), &p);
+	} else {
+		if (!(text = read_file(o, SB_CONFIG_MAX, &len)))
+			return err_ctx("--security-opt seccomp");
+		doc = json_parse(a, text, len);
+		free(text);
+		r = doc ? sec_parse(a, doc, &p) : -1;
+	}
+	if (r < 0 || sec_compile(a, &p, c->seccomp) < 0)
+		return err_ctx("--security-opt seccomp=%s", o);
+	return 0;
+}
+#else
+static int security_seccomp(struct sb_config *c, const char *o)
+{
+	if (!strcmp(o, "unconfined")) {
+		c->seccomp = NULL;
+		return 0;
+	}
+	return err_set("--security-opt seccomp=%s: seccomp is not built in (SB_WITH_SECCOMP=0)", o);
+}
+#endif
+
+/* --security-opt, as Docker takes it: seccomp=..., no-new-privileges. */
+static int security_opts(struct sb_config *c, const char *const *opts)
+{
 	for (; *opts; opts++) {
 		const char *o = *opts;
 
@@ -20912,28 +20993,13 @@ static int security_opts(struct sb_config *c, const char *const *opts)
 		}
 		if (strncmp(o, "seccomp=", 8) && strncmp(o, "seccomp:", 8))
 			return err_set("--security-opt %s: not supported (seccomp=..., no-new-privileges)", o);
-		o += 8;
-		if (!strcmp(o, "unconfined")) {
-			c->seccomp = NULL;
-			continue;
-		}
-		if (!(c->seccomp = arena_alloc(a, sizeof *c->seccomp)))
+		if (security_seccomp(c, o + 8) < 0)
 			return -1;
-		if (!strcmp(o, "default")) {
-			r = sec_default(a, c->process.caps[SB_CAP_BOUNDING], sec_kernel_version(), &p);
-		} else {
-			if (!(text = read_file(o, SB_CONFIG_MAX, &len)))
-				return err_ctx("--security-opt seccomp");
-			doc = json_parse(a, text, len);
-			free(text);
-			r = doc ? sec_parse(a, doc, &p) : -1;
-		}
-		if (r < 0 || sec_compile(a, &p, c->seccomp) < 0)
-			return err_ctx("--security-opt seccomp=%s", o);
 	}
 	return 0;
 }
 
+#if SB_WITH_IMAGES
 /* The config.json text and bundle of `run --image`: the container's
  * storage made in the store, the config generated from the image. */
 static int image_container(struct create_opts *co, const char *id, char **cmd, char *dir,
@@ -20965,6 +21031,15 @@ static int image_container(struct create_opts *co, const char *id, char **cmd, c
 	store_close(&st);
 	return rc;
 }
+#else
+static int image_container(struct create_opts *co, const char *id, char **cmd, char *dir,
+    size_t n, char **text, size_t *len)
+{
+	(void)id, (void)cmd, (void)dir, (void)n, (void)text, (void)len;
+	return err_set("--image %s: the image store is not built in (SB_WITH_IMAGES=0)",
+	    co->img.image);
+}
+#endif
 
 static int cmd_create_or_run(int argc, char **argv, int i, int mode)
 {
@@ -21007,8 +21082,9 @@ static int cmd_create_or_run(int argc, char **argv, int i, int mode)
 	struct state st;
 	sigset_t all;
 	long long n = 0;
-	const char *id, *sec_default[2] = { "seccomp=default", NULL };
-	size_t len;
+	/* Docker's default seccomp profile, where there is a filter to have */
+	const char *id, *sec_default[2] = { SB_WITH_SECCOMP ? "seccomp=default" : NULL, NULL };
+	size_t len = 0;
 	int status = -1, lock, bad = mode == SPAWN_RUN ? 125 : 1;
 
 	memset(&co, 0, sizeof co);
@@ -21887,8 +21963,10 @@ static int cmd_features(int argc, char **argv, int i)
 	json_put_strs(&b, ns, SB_NS_COUNT);
 	buf_puts(&b, ",\"capabilities\":");
 	json_put_strs(&b, cap_names, LEN(cap_names));
-	buf_printf(&b, ",\"cgroup\":{\"v1\":true,\"v2\":true,\"systemd\":false,"
-	    "\"systemdUser\":false,\"rdma\":false},\"seccomp\":{\"enabled\":true,"
+	buf_puts(&b, ",\"cgroup\":{\"v1\":true,\"v2\":true,\"systemd\":false,"
+	    "\"systemdUser\":false,\"rdma\":false},");
+#if SB_WITH_SECCOMP
+	buf_puts(&b, "\"seccomp\":{\"enabled\":true,"
 	    "\"actions\":[\"SCMP_ACT_ALLOW\",\"SCMP_ACT_ERRNO\",\"SCMP_ACT_KILL\","
 	    "\"SCMP_ACT_KILL_PROCESS\",\"SCMP_ACT_KILL_THREAD\",\"SCMP_ACT_LOG\","
 	    "\"SCMP_ACT_TRACE\",\"SCMP_ACT_TRAP\"],\"operators\":[\"SCMP_CMP_EQ\","
@@ -21896,7 +21974,11 @@ static int cmd_features(int argc, char **argv, int i)
 	    "\"SCMP_CMP_MASKED_EQ\",\"SCMP_CMP_NE\"],\"archs\":[\"" SEC_ARCH_NAME "\"],"
 	    "\"knownFlags\":[\"SECCOMP_FILTER_FLAG_TSYNC\",\"SECCOMP_FILTER_FLAG_LOG\","
 	    "\"SECCOMP_FILTER_FLAG_SPEC_ALLOW\"],\"supportedFlags\":[\"SECCOMP_FILTER_FLAG_TSYNC\","
-	    "\"SECCOMP_FILTER_FLAG_LOG\",\"SECCOMP_FILTER_FLAG_SPEC_ALLOW\"]},"
+	    "\"SECCOMP_FILTER_FLAG_LOG\",\"SECCOMP_FILTER_FLAG_SPEC_ALLOW\"]},");
+#else
+	buf_puts(&b, "\"seccomp\":{\"enabled\":false},");
+#endif
+	buf_printf(&b,
 	    "\"apparmor\":{\"enabled\":%s},\"selinux\":{\"enabled\":%s},"
 	    "\"intelRdt\":{\"enabled\":false},\"mountExtensions\":{\"idmap\":{\"enabled\":false}}},"
 	    "\"annotations\":{\"org.sandbox.version\":\"%s\"}}\n",
@@ -21929,6 +22011,7 @@ static void usage(int fd)
 	    "  update [--resources F] [--memory N] [--cpu-quota N] [--pids-limit N] ... ID\n"
 	    "  spec [--bundle DIR]  write a default config.json\n"
 	    "  features             what this build supports, as JSON\n"
+#if SB_WITH_IMAGES
 	    "  run|create --image IMAGE [-e K=V] [-w DIR] [-u USER] [--entrypoint P]\n"
 	    "       [-v SRC:DST[:ro]] [--tmpfs DST] [-m SIZE] [--cpus N] [--pids-limit N]\n"
 	    "       [--hostname H] [--network none|host] [--cap-add C] [--cap-drop C]\n"
@@ -21946,6 +22029,7 @@ static void usage(int fd)
 	    "  unpack IMAGE DIR     its layers flattened into DIR\n"
 	    "  export [-o FILE] ID  a container's files, as a tar\n"
 	    "  commit ID NAME[:TAG] a container's changes as a new image\n"
+#endif
 	    "\n"
 	    "global options:\n"
 	    "  --root DIR           state directory (default " SB_STATE_DIR ")\n"
@@ -21969,9 +22053,12 @@ int sandbox_main(int argc, char **argv)
 		{ "spec", cmd_spec }, { "start", cmd_start }, { "state", cmd_state },
 		{ "kill", cmd_kill }, { "delete", cmd_delete }, { "list", cmd_list },
 		{ "ps", cmd_ps }, { "exec", cmd_exec }, { "update", cmd_update },
-		{ "features", cmd_features }, { "load", cmd_load }, { "pull", cmd_pull }, { "images", cmd_images },
+		{ "features", cmd_features },
+#if SB_WITH_IMAGES
+		{ "load", cmd_load }, { "pull", cmd_pull }, { "images", cmd_images },
 		{ "rmi", cmd_rmi }, { "inspect", cmd_inspect }, { "unpack", cmd_unpack },
 		{ "export", cmd_export }, { "commit", cmd_commit },
+#endif
 	};
 	int i = 1, help = 0, version = 0;
 	const char *log_format = "text";
