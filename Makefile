@@ -7,6 +7,8 @@
 #   make check            every test; the last line is "N passed, M failed"
 #   make fuzz             each libFuzzer harness for FUZZ_SECONDS (tests/fuzz/README.md)
 #   make size             stripped size of ./sandbox
+#   make targets          every target built, with and without TLS: sizes
+#   make check-targets    the VM suite on every target
 
 ifeq ($(origin TARGET),command line)
 DEFAULT_BIN = $(TOUT)/sandbox
@@ -46,6 +48,34 @@ size: sandbox
 	@$(TSTRIP) -o build/sandbox.stripped sandbox
 	@wc -c < build/sandbox.stripped | awk '{ print "sandbox (stripped, $(TARGET)): " $$1 " bytes" }'
 
+# Builds without optional features (config.h's switches): notls, no
+# HTTPS client; runtime, the OCI runtime alone (no image store, so no
+# TLS); noseccomp, no filter compiler.
+VARIANT_notls = -DSB_WITH_TLS=0
+VARIANT_runtime = -DSB_WITH_TLS=0 -DSB_WITH_IMAGES=0
+VARIANT_noseccomp = -DSB_WITH_SECCOMP=0
+$(TOUT)/sandbox-%: sandbox.c sandbox.h config.h $(TSTAMP)
+	$(TCC) $(CFLAGS) $(VARIANT_$*) -isystem $(TKH) -I$(TBEARSSL_INC) -o $@ sandbox.c \
+		$(TBEARSSL_LIB) $(LDFLAGS)
+
+# Every target, with and without the optional features: a table of
+# stripped sizes, and each binary's --version under qemu-user.
+ALL_TARGETS = x86_64 aarch64 armv7 riscv64 mipsel
+targets: build/sources.stamp
+	@for t in $(ALL_TARGETS); do \
+		$(MAKE) -s TARGET=$$t build/$$t/sandbox build/$$t/sandbox-notls \
+			build/$$t/sandbox-runtime || exit 1; \
+	done
+	@targets/sizes.sh sandbox sandbox-notls sandbox-runtime
+	@for t in $(ALL_TARGETS); do \
+		v=$$(targets/qemu-user.sh $$t build/$$t/sandbox --version) || exit 1; \
+		printf '%-8s %s\n' $$t "$$(echo "$$v" | head -n 1)"; \
+	done
+
+# The VM suite on every target (make check runs x86_64 and aarch64).
+check-targets: build/deps.stamp sandbox
+	TARGETS=all tests/run vm
+
 deps: build/deps.stamp
 build/deps.stamp: tests/deps.sh
 	tests/deps.sh all
@@ -60,7 +90,7 @@ check: build/deps.stamp sandbox
 clean:
 	rm -rf build sandbox
 
-.PHONY: all size deps demo check clean units fuzz
+.PHONY: all size deps demo check clean units targets check-targets fuzz
 
 # Unit tests include sandbox.c itself, to reach its static functions; they
 # are built for each target too, and run in its VM.
