@@ -8,7 +8,9 @@
  * (a bind-mounted /proc/PID/ns/mnt) enters it after the fork, so that its
  * time is only its own. Prints per command the median, 10th and 90th
  * percentile wall time and the peak RSS (ru_maxrss of the process tree:
- * the largest single process). Exits 1 if any run failed.
+ * the largest single process). Exits 1 if any run failed. The process
+ * counts from the fork, before its exec: build timeit static with musl
+ * (musl-gcc -static), or glibc's pages set a floor of some 600 KiB.
  *
  * PREP, when given, is a shell command run before each run, untimed, with
  * the command's name as $1: what a run must not inherit from the last one

@@ -10,11 +10,11 @@ to_top
 tmp=$(mktemp)
 trap 'rm -f "$tmp"' EXIT
 
-printf '%-14s' NAME
+printf '%-16s' NAME
 for t in $ALL_TARGETS; do printf ' %9s' "$t"; done
 echo
 for name; do
-	printf '%-14s' "$name"
+	printf '%-16s' "$name"
 	for t in $ALL_TARGETS; do
 		load_conf "$t"
 		if [ -f "$OUT/$name" ] && $CROSS_STRIP -o "$tmp" "$OUT/$name"; then
