@@ -171,7 +171,7 @@ rw_stop() {
 		kill "$p" 2>/dev/null
 	done
 	for p in $RW_PIDS; do
-		wait "$p" 2>/dev/null
+		wait "$p" 2>/dev/null || : # killed: 143, not a failure (set -e)
 	done
 	RW_PIDS=
 }

@@ -417,6 +417,104 @@ static void test_dns(void)
 	report(dns_resolve("localhost", 100, &r) == 0 && r.n >= 1, "dns: localhost from /etc/hosts", sb_error());
 }
 
+/* ----------------------------------------------------------------- pem */
+
+#if SB_WITH_TLS
+/* a self-signed P-256 certificate for CN=localhost, made for this test */
+static const char test_cert[] =
+	"-----BEGIN CERTIFICATE-----\n"
+	"MIIBfTCCASOgAwIBAgIUdva1VQ/grNKPvB1BWvK/7V879cUwCgYIKoZIzj0EAwIw\n"
+	"FDESMBAGA1UEAwwJbG9jYWxob3N0MB4XDTI2MTEyNjIwMzQ1NVoXDTI2MTEyNzIw\n"
+	"MzQ1NVowFDESMBAGA1UEAwwJbG9jYWxob3N0MFkwEwYHKoZIzj0CAQYIKoZIzj0D\n"
+	"AQcDQgAE/NEeN65msZ65ruO9Yq7RsSMmiASCunKtb9TC3ASb9P5nYtxzE1VZrRcb\n"
+	"Z0VH35ERdz9doCVVyIinyJxY8W27iqNTMFEwHQYDVR0OBBYEFB/TuqF6nBn4xb6Y\n"
+	"9WkjFyNja54gMB8GA1UdIwQYMBaAFB/TuqF6nBn4xb6Y9WkjFyNja54gMA8GA1Ud\n"
+	"EwEB/wQFMAMBAf8wCgYIKoZIzj0EAwIDSAAwRQIge/Icg+vADe5pJNWgurQgzEoE\n"
+	"tMTRRNGx8W/X46m7SFcCIQDcPKD2SqA533YpcnjuPQh3zwC95qWNQnhCe7NE55y1\n"
+	"ng==\n"
+	"-----END CERTIFICATE-----\n";
+
+/* Loads text as a PEM file; returns the number of trust anchors, or -1. */
+static int pem_load(struct http_client *cl, const char *text, size_t len)
+{
+	char path[] = "/tmp/sbunit-pem-XXXXXX";
+	int fd = mkstemp(path), r;
+
+	if (fd < 0 || write(fd, text, len) != (ssize_t)len) {
+		if (fd >= 0)
+			close(fd), unlink(path);
+		return -2;
+	}
+	close(fd);
+	memset(cl, 0, sizeof *cl);
+	r = http_ta_load(cl, path);
+	unlink(path);
+	return r < 0 ? -1 : (int)cl->nta;
+}
+
+static void pem_free(struct http_client *cl)
+{
+	free(cl->ta);
+	arena_free(&cl->ta_arena);
+}
+
+static void test_pem(void)
+{
+	static const unsigned char dn[] = {
+		0x30, 0x14, 0x31, 0x12, 0x30, 0x10, 0x06, 0x03, 0x55, 0x04, 0x03, 0x0c, 0x09,
+		'l', 'o', 'c', 'a', 'l', 'h', 'o', 's', 't',
+	};
+	struct http_client cl;
+	char text[4096], *d;
+	const char *p;
+	int n;
+
+	n = pem_load(&cl, test_cert, strlen(test_cert));
+	report(n == 1 && cl.ta[0].dn.len == sizeof dn && !memcmp(cl.ta[0].dn.data, dn, sizeof dn) &&
+	    cl.ta[0].pkey.key_type == BR_KEYTYPE_EC && cl.ta[0].pkey.key.ec.curve == BR_EC_secp256r1 &&
+	    cl.ta[0].pkey.key.ec.qlen == 65 && (cl.ta[0].flags & BR_X509_TA_CA),
+	    "pem: a certificate becomes a trust anchor: its DN, P-256 key, CA flag", sb_error());
+	pem_free(&cl);
+
+	/* CRLF lines, comments, another kind of object first, no last newline */
+	d = text + sprintf(text, "# a comment, as bundles have\r\n-----BEGIN PRIVATE KEY-----\r\n"
+	    "AAAA!!notbase64\r\n-----END PRIVATE KEY-----\r\n");
+	for (p = test_cert; *p; p++) {
+		if (*p == '\n')
+			*d++ = '\r';
+		*d++ = *p;
+	}
+	d -= 2;
+	*d = 0;
+	n = pem_load(&cl, text, strlen(text));
+	report(n == 1 && cl.ta[0].dn.len == sizeof dn, "pem: CRLF, comments, a key skipped, no last newline", sb_error());
+	pem_free(&cl);
+
+	snprintf(text, sizeof text, "%s%s", test_cert, test_cert);
+	report(pem_load(&cl, text, strlen(text)) == 2, "pem: two certificates, two anchors", sb_error());
+	pem_free(&cl);
+
+	snprintf(text, sizeof text, "%s", test_cert);
+	text[60] = '*';
+	report(pem_load(&cl, text, strlen(text)) == -1 && strstr(sb_error(), "bad PEM data: byte 0x2a in base64"),
+	    "pem: a bad base64 byte is refused", sb_error());
+	pem_free(&cl);
+
+	snprintf(text, sizeof text, "%.*s", (int)(strstr(test_cert, "-----END") - test_cert), test_cert);
+	report(pem_load(&cl, text, strlen(text)) == -1 && strstr(sb_error(), "without its END line"),
+	    "pem: a certificate without its END line is refused", sb_error());
+	pem_free(&cl);
+
+	report(pem_load(&cl, "nothing here\n", 13) == -1 && strstr(sb_error(), "no usable certificate"),
+	    "pem: a file without certificates is refused", sb_error());
+	pem_free(&cl);
+
+	snprintf(text, sizeof text, "-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n");
+	report(pem_load(&cl, text, strlen(text)) == -1, "pem: a certificate BearSSL cannot decode is skipped", sb_error());
+	pem_free(&cl);
+}
+#endif
+
 int main(void)
 {
 	test_json_values();
@@ -428,5 +526,8 @@ int main(void)
 	test_chain();
 	test_refs();
 	test_dns();
+#if SB_WITH_TLS
+	test_pem();
+#endif
 	return failures != 0;
 }

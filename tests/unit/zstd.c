@@ -821,6 +821,24 @@ static void test_errors(void)
 		int all = 1;
 		z.p[z.n - 1] ^= 0x40;
 		expect_error("checksum mismatch", z.p, z.n, 0, "zstd: checksum mismatch");
+		{
+			/* nocheck: the caller hashes the output instead */
+			static struct zst_state zs;
+			const uint8_t *o;
+			size_t off = 0, used, on, got = 0;
+			int r;
+
+			zst_init(&zs, 0);
+			zs.nocheck = 1;
+			do {
+				r = zst_decode(&zs, z.p + off, z.n - off, &used, &o, &on, 1);
+				off += used;
+				if (r == ZST_OUT)
+					got += on;
+			} while (r == ZST_OUT);
+			check(r == ZST_END && got == t.n, "bad checksum, nocheck: decoded (%d, %zu bytes)", r, got);
+			zst_free(&zs);
+		}
 		z.p[z.n - 1] ^= 0x40;
 		for (cut = 0; cut < z.n; cut += 1 + cut / 7) {
 			struct result r;
