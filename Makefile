@@ -111,7 +111,7 @@ $(TOUT)/sysprobe: tests/tools/sysprobe.c $(TSTAMP)
 # build/fuzz/fuzz-NAME) built by clang with ASan and UBSan; FUZZ names them,
 # FUZZ_SECONDS is each one's time. build/fuzz/replay runs the files under
 # tests/fuzz/NAME/ through them once, without libFuzzer (tests/run unit).
-FUZZ = json config seccomp manifest auth ref head chunk url san dns tar inflate zstd
+FUZZ = json config seccomp manifest auth ref head chunk url san dns pem tar inflate zstd
 FUZZ_SECONDS = 60
 FUZZ_CFLAGS = -std=c11 -D_GNU_SOURCE -g -O1 -fno-sanitize-recover=all -I. -I$(TBEARSSL_INC)
 FUZZ_DEPS = tests/fuzz/fuzz.c tests/unit/sec_testlib.h sandbox.c sandbox.h config.h $(TSTAMP)

@@ -7927,9 +7927,13 @@ static int http_ta_add(struct http_client *cl, struct http_taload *l)
 	return 0;
 }
 
+/* BearSSL 0.6's X.509 decoder must not be pushed to once it has failed:
+ * its interpreter resumes from where the error left it and crashes (the
+ * pem fuzzer found it: a damaged certificate fed in pieces). */
 static void http_ta_flush(struct http_taload *l)
 {
-	br_x509_decoder_push(&l->xd, l->der, l->dern);
+	if (!l->xd.err)
+		br_x509_decoder_push(&l->xd, l->der, l->dern);
 	l->dern = 0;
 }
 

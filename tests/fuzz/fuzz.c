@@ -39,6 +39,8 @@
  *   san       a DER certificate: http_san_has_ip (the subjectAltName walk).
  *   dns       a DNS response: dns_parse (A/AAAA records); the input as a
  *             host name: dns_query builds a query within its 280 bytes.
+ *   pem       a CA file: http_ta_feed whole and byte by byte must give the
+ *             same verdict and the same trust anchors.
  *   tar       byte 0 mode, byte 1 chunk size, then an archive (or entries
  *             for a builder): tar_x_* extracts into SCRATCH/t; nothing
  *             outside t may change, no descriptor may leak.
@@ -662,6 +664,51 @@ static int fz_dns(const uint8_t *d, size_t n)
 	free(m);
 	free(q);
 	free(name);
+	return 0;
+}
+
+/* ================================================================== pem */
+
+/* A trust-anchor file (PEM): fed whole, then one byte at a time, the
+ * verdict, the error and the anchors (DN, key) must be the same. */
+static void fz_pem_run(struct http_client *cl, const uint8_t *d, size_t n, size_t step,
+    int *rc, char *why, size_t whylen)
+{
+	struct http_taload *l = calloc(1, sizeof *l);
+	size_t k;
+
+	FZ_CHECK(l != NULL, "pem: out of memory");
+	memset(cl, 0, sizeof *cl);
+	l->bol = 1;
+	*rc = 0;
+	for (k = 0; k < n && *rc == 0; k += step)
+		*rc = http_ta_feed(cl, l, d + k, n - k < step ? n - k : step, "f");
+	if (*rc == 0)
+		*rc = http_ta_feed(cl, l, (const unsigned char *)"\n", 1, "f");
+	snprintf(why, whylen, "%s", *rc ? sb_error() : "");
+	free(l);
+}
+
+static int fz_pem(const uint8_t *d, size_t n)
+{
+	struct http_client a, b;
+	char wa[512], wb[512];
+	int ra, rb;
+	size_t i;
+
+	fz_pem_run(&a, d, n, n ? n : 1, &ra, wa, sizeof wa);
+	fz_pem_run(&b, d, n, 1, &rb, wb, sizeof wb);
+	FZ_CHECK(ra == rb && !strcmp(wa, wb), "pem: whole %d \"%s\", bytewise %d \"%s\"", ra, wa, rb, wb);
+	FZ_CHECK(a.nta == b.nta, "pem: %zu anchors whole, %zu bytewise", a.nta, b.nta);
+	for (i = 0; i < a.nta; i++) {
+		FZ_CHECK(a.ta[i].dn.len == b.ta[i].dn.len &&
+		    !memcmp(a.ta[i].dn.data, b.ta[i].dn.data, a.ta[i].dn.len) &&
+		    a.ta[i].pkey.key_type == b.ta[i].pkey.key_type, "pem: anchor %zu differs", i);
+	}
+	free(a.ta);
+	arena_free(&a.ta_arena);
+	free(b.ta);
+	arena_free(&b.ta_arena);
 	return 0;
 }
 
@@ -1448,7 +1495,7 @@ static const struct fz_harness {
 	{ "json", fz_json }, { "config", fz_config }, { "seccomp", fz_seccomp },
 	{ "manifest", fz_manifest }, { "auth", fz_auth }, { "ref", fz_ref },
 	{ "head", fz_head }, { "chunk", fz_chunk }, { "url", fz_url }, { "san", fz_san },
-	{ "dns", fz_dns },
+	{ "dns", fz_dns }, { "pem", fz_pem },
 	{ "tar", fz_tar }, { "inflate", fz_inflate }, { "zstd", fz_zstd },
 };
 
