@@ -7980,7 +7980,8 @@ static int http_ta_feed(struct http_client *cl, struct http_taload *l,
 			l->marker = 1, l->ll = 0;
 		if (l->marker) {
 			if (c == '\n') {
-				while (l->ll && l->line[l->ll - 1] == '\r')
+				while (l->ll && (l->line[l->ll - 1] == '\r' ||
+				    l->line[l->ll - 1] == ' ' || l->line[l->ll - 1] == '\t'))
 					l->ll--;
 				l->marker = 0;
 				if (http_ta_marker(cl, l, path) < 0)

@@ -480,6 +480,8 @@ static void test_pem(void)
 	d = text + sprintf(text, "# a comment, as bundles have\r\n-----BEGIN PRIVATE KEY-----\r\n"
 	    "AAAA!!notbase64\r\n-----END PRIVATE KEY-----\r\n");
 	for (p = test_cert; *p; p++) {
+		if (*p == '\n' && p[-1] == '-')
+			*d++ = ' ';     /* a marker with trailing blanks */
 		if (*p == '\n')
 			*d++ = '\r';
 		*d++ = *p;
@@ -487,7 +489,7 @@ static void test_pem(void)
 	d -= 2;
 	*d = 0;
 	n = pem_load(&cl, text, strlen(text));
-	report(n == 1 && cl.ta[0].dn.len == sizeof dn, "pem: CRLF, comments, a key skipped, no last newline", sb_error());
+	report(n == 1 && cl.ta[0].dn.len == sizeof dn, "pem: CRLF, blanks after markers, comments, a key skipped, no last newline", sb_error());
 	pem_free(&cl);
 
 	snprintf(text, sizeof text, "%s%s", test_cert, test_cert);
