@@ -17980,31 +17980,38 @@ static int tty_pump(int from, int to)
 struct tty_eof {
 	int due, slave;
 	int64_t quiet_since;
+	int backoff;            /* ms between looks at a queue not yet read */
 };
 
 static void tty_eof_arm(struct tty_eof *e, int master)
 {
 	e->due = 1;
 	e->quiet_since = now_ms();
+	e->backoff = 10;
 	/* the runtime's own view of the queue, from the master's devpts */
 	e->slave = ioctl(master, TIOCGPTPEER, O_RDWR | O_NOCTTY | O_CLOEXEC | O_NONBLOCK);
 	if (e->slave < 0)
 		dbg("terminal peer for the end of stdin: %s", strerror(errno));
 }
 
-/* Milliseconds until the ^D may go (0: now), or -1: none is due. */
-static int tty_eof_wait(const struct tty_eof *e)
+/* Milliseconds until the ^D may go (0: now), or -1: none is due. A
+ * program that leaves its input unread is looked at less and less often,
+ * up to once a second. */
+static int tty_eof_wait(struct tty_eof *e)
 {
 	int64_t left;
-	int queued = 0;
+	int queued = 0, w;
 
 	if (!e->due)
 		return -1;
 	left = e->quiet_since + SB_TTY_EOF_QUIET_MS - now_ms();
 	if (left > 0)
 		return (int)left;
-	if (e->slave >= 0 && ioctl(e->slave, FIONREAD, &queued) == 0 && queued > 0)
-		return 10;
+	if (e->slave >= 0 && ioctl(e->slave, FIONREAD, &queued) == 0 && queued > 0) {
+		w = e->backoff;
+		e->backoff = w < 500 ? w * 2 : 1000;
+		return w;
+	}
 	return 0;
 }
 
@@ -18305,7 +18312,7 @@ static int spawn_wait(pid_t child, int master)
 	struct pollfd pf[3];
 	sigset_t all;
 	int sfd, st, status = -1, raw_set = 0, in_open = master >= 0;
-	struct tty_eof eof = { 0, -1, 0 };
+	struct tty_eof eof = { 0, -1, 0, 10 };
 	int wait_ms;
 	pid_t p;
 
