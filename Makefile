@@ -95,14 +95,14 @@ clean:
 # Unit tests include sandbox.c itself, to reach its static functions; they
 # are built for each target too, and run in its VM.
 UNITS = unit seccomp tar sha256
-$(TOUT)/unit-%: tests/unit/%.c tests/unit/sec_testlib.h sandbox.c sandbox.h config.h $(TSTAMP)
+$(TOUT)/unit-%: tests/unit/%.c tests/unit/sec_testlib.h tests/unit/tap.h sandbox.c sandbox.h config.h $(TSTAMP)
 	$(TCC) $(CFLAGS) -O1 -Wno-format-truncation -I. -isystem $(TKH) -I$(TBEARSSL_INC) -o $@ $< \
 		$(TBEARSSL_LIB) $(LDFLAGS)
 units: $(UNITS:%=$(TOUT)/unit-%) $(TOUT)/sysprobe
 # the inflate and zstd tests compare with zlib and libzstd: host (glibc) builds
-build/unit-inflate: tests/unit/inflate.c sandbox.c sandbox.h config.h $(TSTAMP)
+build/unit-inflate: tests/unit/inflate.c tests/unit/tap.h sandbox.c sandbox.h config.h $(TSTAMP)
 	$(CC) -std=c11 -D_GNU_SOURCE -O1 -I. -I$(TBEARSSL_INC) -o $@ $< $(TBEARSSL_LIB) -lz
-build/unit-zstd: tests/unit/zstd.c sandbox.c sandbox.h config.h $(TSTAMP)
+build/unit-zstd: tests/unit/zstd.c tests/unit/tap.h sandbox.c sandbox.h config.h $(TSTAMP)
 	$(CC) -std=c11 -D_GNU_SOURCE -O1 -I. -I$(TBEARSSL_INC) -o $@ $< $(TBEARSSL_LIB) -lzstd
 $(TOUT)/sysprobe: tests/tools/sysprobe.c $(TSTAMP)
 	$(TCC) -Os -static -o $@ $<

@@ -8,21 +8,7 @@
 #include <stdlib.h>
 #include <zlib.h>
 
-static int failures, tests;
-
-static void check(int ok, const char *fmt, ...)
-{
-	va_list ap;
-
-	tests++;
-	if (!ok)
-		failures++;
-	printf("%s - ", ok ? "ok" : "not ok");
-	va_start(ap, fmt);
-	vprintf(fmt, ap);
-	va_end(ap);
-	putchar('\n');
-}
+#include "tap.h"
 
 /* ---- buffers ---- */
 
@@ -1133,8 +1119,7 @@ int main(int argc, char **argv)
 	test_roundtrip();
 	test_mutations();
 	test_files(argc, argv);
-	printf("# %d tests, %d failed\n", tests, failures);
 	free(o1.p);
 	free(o2.p);
-	return failures != 0;
+	return tap_done();
 }

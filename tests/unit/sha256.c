@@ -41,22 +41,7 @@ unsigned long __wrap_getauxval(unsigned long type)
 #include <stdio.h>
 #include <stdlib.h>
 
-static int failures;
-static int tests;
-
-static void check(int ok, const char *fmt, ...)
-{
-	va_list ap;
-
-	tests++;
-	if (!ok)
-		failures++;
-	printf("%s - ", ok ? "ok" : "not ok");
-	va_start(ap, fmt);
-	vprintf(fmt, ap);
-	va_end(ap);
-	putchar('\n');
-}
+#include "tap.h"
 
 static uint64_t rng_state = 0x9e3779b97f4a7c15ULL;
 
@@ -365,6 +350,5 @@ int main(void)
 	test_chain();
 	test_hex();
 
-	printf("# %d tests, %d failed\n", tests, failures);
-	return failures != 0;
+	return tap_done();
 }

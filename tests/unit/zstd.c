@@ -35,38 +35,9 @@ static struct zst_counts zc;
 #include <unistd.h>
 #include <sys/stat.h>
 
-static int nfail, ntest, verbose;
+#include "tap.h"
 
-static void check(int cond, const char *fmt, ...)
-{
-	va_list ap;
-	ntest++;
-	if (!cond)
-		nfail++;
-	if (cond && !verbose)
-		return;
-	printf("%s - ", cond ? "ok" : "not ok");
-	va_start(ap, fmt);
-	vprintf(fmt, ap);
-	va_end(ap);
-	printf("\n");
-	fflush(stdout);
-}
-
-/* summary lines are always printed */
-static void report(int cond, const char *fmt, ...)
-{
-	va_list ap;
-	ntest++;
-	if (!cond)
-		nfail++;
-	printf("%s - ", cond ? "ok" : "not ok");
-	va_start(ap, fmt);
-	vprintf(fmt, ap);
-	va_end(ap);
-	printf("\n");
-	fflush(stdout);
-}
+static int verbose;
 
 struct tbuf {
 	uint8_t *p;
@@ -1186,6 +1157,7 @@ int main(int argc, char **argv)
 {
 	int quick = argc > 1 && !strcmp(argv[1], "-q");
 	verbose = argc > 1 && !strcmp(argv[1], "-v");
+	tap_quiet = !verbose;
 	snprintf(tmpdir, sizeof tmpdir, "/tmp/test_zstd.%d", (int)getpid());
 	if (mkdir(tmpdir, 0700)) {
 		perror(tmpdir);
@@ -1207,6 +1179,5 @@ int main(int argc, char **argv)
 		if (system(cmd)) {
 		}
 	}
-	printf("%d tests, %d failed\n", ntest, nfail);
-	return nfail != 0;
+	return tap_done();
 }
