@@ -7847,7 +7847,7 @@ static int b64_value(unsigned char c)
 #if SB_WITH_TLS
 /* Trust anchors from PEM files, decoded here rather than by BearSSL's PEM
  * decoder, which its interpreter makes some ten times slower: a system
- * bundle of 140 certificates took 25 ms of every pull on a fast x86_64.
+ * bundle of 140 certificates took 50 ms of every pull on a fast x86_64.
  * Lines that start with '-' are markers; base64 in a certificate goes
  * straight into the X.509 decoder; everything else is comment. */
 enum { PEM_OUTSIDE, PEM_IN_CERT, PEM_IN_OTHER };
@@ -7967,11 +7967,27 @@ static int http_ta_marker(struct http_client *cl, struct http_taload *l, const c
 	return err_set("%s: bad PEM data: \"%.40s\"", path, l->line);
 }
 
+/* One base64 digit of a certificate: its bits into the DER bytes. */
+static int http_ta_b64(struct http_taload *l, unsigned char c)
+{
+	int v = b64_value(c);
+
+	if (v < 0)
+		return -1;
+	l->acc = l->acc << 6 | (uint32_t)v;
+	if ((l->bits += 6) >= 8) {
+		l->bits -= 8;
+		l->der[l->dern++] = (unsigned char)(l->acc >> l->bits);
+		if (l->dern == sizeof l->der)
+			http_ta_flush(l);
+	}
+	return 0;
+}
+
 static int http_ta_feed(struct http_client *cl, struct http_taload *l,
     const unsigned char *p, size_t n, const char *path)
 {
 	size_t k;
-	int v;
 
 	for (k = 0; k < n; k++) {
 		unsigned char c = p[k];
@@ -7989,19 +8005,23 @@ static int http_ta_feed(struct http_client *cl, struct http_taload *l,
 			} else if (l->ll < sizeof l->line - 1) {
 				l->line[l->ll++] = (char)c;
 			}
-		} else if (l->state == PEM_IN_CERT && c > ' ' && c != '=') {
-			if ((v = b64_value(c)) < 0)
-				return err_set("%s: bad PEM data: byte 0x%02x in base64", path, c);
-			l->acc = l->acc << 6 | (uint32_t)v;
-			if ((l->bits += 6) >= 8) {
-				l->bits -= 8;
-				l->der[l->dern++] = (unsigned char)(l->acc >> l->bits);
-				if (l->dern == sizeof l->der)
-					http_ta_flush(l);
-			}
+		} else if (l->state == PEM_IN_CERT && c > ' ' && c != '=' &&
+		    http_ta_b64(l, c) < 0) {
+			return err_set("%s: bad PEM data: byte 0x%02x in base64", path, c);
 		}
 		l->bol = c == '\n';
 	}
+	return 0;
+}
+
+/* After the last byte: a last line without its newline ends, and every
+ * object must have. */
+static int http_ta_end(struct http_client *cl, struct http_taload *l, const char *path)
+{
+	if (http_ta_feed(cl, l, (const unsigned char *)"\n", 1, path) < 0)
+		return -1;
+	if (l->state != PEM_OUTSIDE)
+		return err_set("%s: bad PEM data: an object without its END line", path);
 	return 0;
 }
 
@@ -8032,13 +8052,8 @@ static int http_ta_load(struct http_client *cl, const char *path)
 		if (http_ta_feed(cl, l, l->in, (size_t)r, path) < 0)
 			goto out;
 	}
-	/* a last line without its newline */
-	if (http_ta_feed(cl, l, (const unsigned char *)"\n", 1, path) < 0)
+	if (http_ta_end(cl, l, path) < 0)
 		goto out;
-	if (l->state != PEM_OUTSIDE) {
-		err_set("%s: bad PEM data: an object without its END line", path);
-		goto out;
-	}
 	if (cl->nta == before) {
 		err_set("%s: no usable certificate", path);
 		goto out;
@@ -18325,7 +18340,7 @@ static int spawn_wait(pid_t child, int master)
 	struct pollfd pf[3];
 	sigset_t all;
 	int sfd, st, status = -1, raw_set = 0, in_open = master >= 0;
-	struct tty_eof eof = { 0, -1, 0, 10 };
+	struct tty_eof eof = { 0, -1, 0, 0 };
 	int wait_ms;
 	pid_t p;
 
@@ -21075,8 +21090,8 @@ struct create_opts {
 };
 
 #if SB_WITH_SECCOMP
-/* --security-opt seccomp=X: default (Docker's profile, for the
- * capabilities the process may ever have), unconfined, or FILE (an OCI
+/* --security-opt seccomp=X but unconfined: default (Docker's profile,
+ * for the capabilities the process may ever have) or FILE (an OCI
  * seccomp object). */
 static int security_seccomp(struct sb_config *c, const char *o)
 {
@@ -21087,10 +21102,6 @@ static int security_seccomp(struct sb_config *c, const char *o)
 	size_t len;
 	int r;
 
-	if (!strcmp(o, "unconfined")) {
-		c->seccomp = NULL;
-		return 0;
-	}
 	if (!(c->seccomp = arena_alloc(a, sizeof *c->seccomp)))
 		return -1;
 	if (!strcmp(o, "default")) {
@@ -21109,10 +21120,7 @@ static int security_seccomp(struct sb_config *c, const char *o)
 #else
 static int security_seccomp(struct sb_config *c, const char *o)
 {
-	if (!strcmp(o, "unconfined")) {
-		c->seccomp = NULL;
-		return 0;
-	}
+	(void)c;
 	return err_set("--security-opt seccomp=%s: seccomp is not built in (SB_WITH_SECCOMP=0)", o);
 }
 #endif
@@ -21129,7 +21137,9 @@ static int security_opts(struct sb_config *c, const char *const *opts)
 		}
 		if (strncmp(o, "seccomp=", 8) && strncmp(o, "seccomp:", 8))
 			return err_set("--security-opt %s: not supported (seccomp=..., no-new-privileges)", o);
-		if (security_seccomp(c, o + 8) < 0)
+		if (!strcmp(o + 8, "unconfined"))
+			c->seccomp = NULL;
+		else if (security_seccomp(c, o + 8) < 0)
 			return -1;
 	}
 	return 0;

@@ -684,7 +684,7 @@ static void fz_pem_run(struct http_client *cl, const uint8_t *d, size_t n, size_
 	for (k = 0; k < n && *rc == 0; k += step)
 		*rc = http_ta_feed(cl, l, d + k, n - k < step ? n - k : step, "f");
 	if (*rc == 0)
-		*rc = http_ta_feed(cl, l, (const unsigned char *)"\n", 1, "f");
+		*rc = http_ta_end(cl, l, "f");
 	snprintf(why, whylen, "%s", *rc ? sb_error() : "");
 	free(l);
 }
