@@ -93,19 +93,7 @@ cleanup() {
 		wait "$cpid" 2>/dev/null
 	fi
 	# Shims (their command line names our socket) and anything else started from here.
-	i=0
-	while [ -n "$(pids_matching "$T")" ] && [ $i -lt 20 ]; do sleep 0.25; i=$((i + 1)); done
-	for p in $(pids_matching "$T"); do kill -9 "$p" 2>/dev/null; done
-	cgroup_cleanup "/$NS"
-	umount_under "$T"
-	if [ -n "$(mounted_under "$T")" ]; then
-		echo "# cleanup: still mounted under $T, not removing it:" >&2
-		mounted_under "$T" >&2
-	elif [ "${KEEP:-0}" = 1 ]; then
-		echo "# kept $T"
-	else
-		rm -rf "$T"
-	fi
+	cleanup_under_T "/$NS"
 	# A shim killed above leaves its socket /run/containerd/s/sha256(ADDRESS/NAMESPACE/ID).
 	for id in $ids; do
 		rm -f "/run/containerd/s/$(printf '%s' "$T/containerd.sock/$NS/$id" | sha256sum | cut -d' ' -f1)"

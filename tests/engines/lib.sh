@@ -103,6 +103,26 @@ pids_matching() {
 }
 
 # alive PID / gone PID: for a real (positive) pid only; `kill -0 0` would test our process group.
+# cleanup_under_T CGROUP: what an engine test leaves once the engine is
+# told to stop: processes whose command line names $T (given 5 s to end,
+# then killed), the cgroup, mounts under $T, and $T itself (kept with
+# KEEP=1, or while anything is still mounted there).
+cleanup_under_T() {
+	i=0
+	while [ -n "$(pids_matching "$T")" ] && [ $i -lt 20 ]; do sleep 0.25; i=$((i + 1)); done
+	for p in $(pids_matching "$T"); do kill -9 "$p" 2>/dev/null; done
+	cgroup_cleanup "$1"
+	umount_under "$T"
+	if [ -n "$(mounted_under "$T")" ]; then
+		echo "# cleanup: still mounted under $T, not removing it:" >&2
+		mounted_under "$T" >&2
+	elif [ "${KEEP:-0}" = 1 ]; then
+		echo "# kept $T"
+	else
+		rm -rf "$T"
+	fi
+}
+
 alive() { case "$1" in ''|*[!0-9]*|0) return 1 ;; esac; kill -0 "$1" 2>/dev/null; }
 gone()  { case "$1" in ''|*[!0-9]*|0) return 1 ;; esac; ! kill -0 "$1" 2>/dev/null; }
 

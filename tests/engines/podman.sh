@@ -87,19 +87,7 @@ cleanup() {
 	pm rmi -af >/dev/null 2>&1
 	pm volume prune -f >/dev/null 2>&1
 	# conmon and `podman container cleanup` (conmon's exit command) may still be finishing.
-	i=0
-	while [ -n "$(pids_matching "$T")" ] && [ $i -lt 20 ]; do sleep 0.25; i=$((i + 1)); done
-	for p in $(pids_matching "$T"); do kill -9 "$p" 2>/dev/null; done
-	cgroup_cleanup "$CGP"
-	umount_under "$T"
-	if [ -n "$(mounted_under "$T")" ]; then
-		echo "# cleanup: still mounted under $T, not removing it:" >&2
-		mounted_under "$T" >&2
-	elif [ "${KEEP:-0}" = 1 ]; then
-		echo "# kept $T"
-	else
-		rm -rf "$T"
-	fi
+	cleanup_under_T "$CGP"
 	# A runtime's default state directory (podman passes no --root for root), if we made it.
 	for d in $(run_dirs); do
 		echo "$run_before" | grep -qx "$d" || rmdir "$d" 2>/dev/null
