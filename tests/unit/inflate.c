@@ -192,6 +192,17 @@ static void bw_code(struct bw *w, uint32_t code, int len)
 	bw_bits(w, r, len);
 }
 
+/* A final dynamic block's header: BFINAL 1, BTYPE 2, then the counts as
+ * stored (HLIT - 257, HDIST - 1, HCLEN - 4). */
+static void bw_dynamic(struct bw *w, unsigned hlit, unsigned hdist, unsigned hclen)
+{
+	bw_bits(w, 1, 1);
+	bw_bits(w, 2, 2);
+	bw_bits(w, hlit, 5);
+	bw_bits(w, hdist, 5);
+	bw_bits(w, hclen, 4);
+}
+
 static void bw_flush(struct bw *w)
 {
 	if (w->cnt)
@@ -537,31 +548,19 @@ static void test_errors(void)
 
 	/* HLIT 287 */
 	RESET();
-	bw_bits(&w, 1, 1);
-	bw_bits(&w, 2, 2);
-	bw_bits(&w, 30, 5);
-	bw_bits(&w, 0, 5);
-	bw_bits(&w, 0, 4);
+	bw_dynamic(&w, 30, 0, 0);
 	bw_flush(&w);
 	expect_err("raw: HLIT > 286", w.b.p, w.b.n, 0,
 		   "deflate: too many length or distance symbols");
 	RESET();
-	bw_bits(&w, 1, 1);
-	bw_bits(&w, 2, 2);
-	bw_bits(&w, 0, 5);
-	bw_bits(&w, 30, 5);
-	bw_bits(&w, 0, 4);
+	bw_dynamic(&w, 0, 30, 0);
 	bw_flush(&w);
 	expect_err("raw: HDIST > 30", w.b.p, w.b.n, 0,
 		   "deflate: too many length or distance symbols");
 
 	/* precode: three 1-bit codes (over-subscribed) */
 	RESET();
-	bw_bits(&w, 1, 1);
-	bw_bits(&w, 2, 2);
-	bw_bits(&w, 0, 5);
-	bw_bits(&w, 0, 5);
-	bw_bits(&w, 0, 4);
+	bw_dynamic(&w, 0, 0, 0);
 	bw_bits(&w, 1, 3);
 	bw_bits(&w, 1, 3);
 	bw_bits(&w, 1, 3);
@@ -571,11 +570,7 @@ static void test_errors(void)
 		   "deflate: invalid code lengths set");
 	/* precode: one 1-bit code only (incomplete) */
 	RESET();
-	bw_bits(&w, 1, 1);
-	bw_bits(&w, 2, 2);
-	bw_bits(&w, 0, 5);
-	bw_bits(&w, 0, 5);
-	bw_bits(&w, 0, 4);
+	bw_dynamic(&w, 0, 0, 0);
 	bw_bits(&w, 0, 3);
 	bw_bits(&w, 0, 3);
 	bw_bits(&w, 0, 3);
@@ -585,11 +580,7 @@ static void test_errors(void)
 		   "deflate: invalid code lengths set");
 	/* repeat with nothing to repeat: precode 16 and 0 of one bit each */
 	RESET();
-	bw_bits(&w, 1, 1);
-	bw_bits(&w, 2, 2);
-	bw_bits(&w, 0, 5);
-	bw_bits(&w, 0, 5);
-	bw_bits(&w, 0, 4);
+	bw_dynamic(&w, 0, 0, 0);
 	bw_bits(&w, 1, 3);	/* 16 */
 	bw_bits(&w, 0, 3);	/* 17 */
 	bw_bits(&w, 0, 3);	/* 18 */
@@ -601,11 +592,7 @@ static void test_errors(void)
 		   "deflate: invalid bit length repeat");
 	/* repeat running past HLIT + HDIST: 18 (138 zeros) x 3 > 258 */
 	RESET();
-	bw_bits(&w, 1, 1);
-	bw_bits(&w, 2, 2);
-	bw_bits(&w, 0, 5);
-	bw_bits(&w, 0, 5);
-	bw_bits(&w, 0, 4);
+	bw_dynamic(&w, 0, 0, 0);
 	bw_bits(&w, 0, 3);	/* 16 */
 	bw_bits(&w, 0, 3);	/* 17 */
 	bw_bits(&w, 1, 3);	/* 18 */
